@@ -1,0 +1,39 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+
+namespace CurvNative.Native;
+
+/// <summary>
+/// Maps the logical library names used by the bindings ("openblas", "curvnative") to files on
+/// this machine and turns a failed load into one sentence that names the package to install.
+/// </summary>
+internal static class NativeLibraryResolver
+{
+    private static int _registered;
+
+    public static void EnsureRegistered()
+    {
+        if (Interlocked.Exchange(ref _registered, 1) == 1) return;
+        NativeLibrary.SetDllImportResolver(typeof(NativeLibraryResolver).Assembly, Resolve);
+    }
+
+    private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
+    {
+        if (name == "openblas")
+        {
+            foreach (var candidate in new[] { "libopenblas.so.0", "libopenblas.so", "libblas.so.3" })
+                if (NativeLibrary.TryLoad(candidate, out var handle)) return handle;
+            throw new DllNotFoundException(
+                "OpenBLAS could not be loaded (tried libopenblas.so.0, libopenblas.so, libblas.so.3): install the Debian package libopenblas-dev.");
+        }
+        if (name == "curvnative")
+        {
+            var dir = Path.GetDirectoryName(assembly.Location) ?? AppContext.BaseDirectory;
+            foreach (var candidate in new[] { Path.Combine(dir, "libcurvnative.so"), Path.Combine(AppContext.BaseDirectory, "libcurvnative.so"), "libcurvnative.so" })
+                if (NativeLibrary.TryLoad(candidate, out var handle)) return handle;
+            throw new DllNotFoundException(
+                $"libcurvnative.so could not be loaded from {dir}: run 'dotnet build' with cmake, g++ and the Debian package libopenblas-dev installed.");
+        }
+        return IntPtr.Zero;
+    }
+}
