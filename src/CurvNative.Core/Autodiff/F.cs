@@ -1,0 +1,381 @@
+using System.Numerics;
+using CurvNative.Tensors;
+using static CurvNative.Tensors.TensorOps;
+
+namespace CurvNative.Autodiff;
+
+/// <summary>
+/// Differentiable operations on <see cref="Var{T}"/>: the primitives of the engine and the
+/// composites built from them. Each primitive's VJP and JVP are written with these same
+/// operations, so every derivative is again differentiable to any order.
+/// </summary>
+public static partial class F
+{
+    // ================================================================ elementwise binary
+
+    /// <summary>a + b with NumPy broadcasting.</summary>
+    public static Var<T> Add<T>(Var<T> a, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(BinaryOp<T>.Instance(BinaryKind.Add), Binary(a.Value, b.Value, BinaryKind.Add), a, b);
+
+    /// <summary>a - b with NumPy broadcasting.</summary>
+    public static Var<T> Sub<T>(Var<T> a, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(BinaryOp<T>.Instance(BinaryKind.Subtract), Binary(a.Value, b.Value, BinaryKind.Subtract), a, b);
+
+    /// <summary>a * b elementwise with NumPy broadcasting.</summary>
+    public static Var<T> Mul<T>(Var<T> a, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(BinaryOp<T>.Instance(BinaryKind.Multiply), Binary(a.Value, b.Value, BinaryKind.Multiply), a, b);
+
+    /// <summary>a / b elementwise with NumPy broadcasting.</summary>
+    public static Var<T> Div<T>(Var<T> a, Var<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(BinaryOp<T>.Instance(BinaryKind.Divide), Binary(a.Value, b.Value, BinaryKind.Divide), a, b);
+
+    private sealed class BinaryOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private static readonly BinaryOp<T>[] Ops = [new(BinaryKind.Add), new(BinaryKind.Subtract), new(BinaryKind.Multiply), new(BinaryKind.Divide)];
+        private readonly BinaryKind _kind;
+        private BinaryOp(BinaryKind kind) => _kind = kind;
+        public static BinaryOp<T> Instance(BinaryKind kind) => Ops[(int)kind];
+        public override string Name => _kind.ToString();
+
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
+        {
+            var a = node.Inputs[0]; var b = node.Inputs[1];
+            Var<T>? ga = null, gb = null;
+            switch (_kind)
+            {
+                case BinaryKind.Add:
+                    if (needs[0]) ga = SumTo(g, a.Shape);
+                    if (needs[1]) gb = SumTo(g, b.Shape);
+                    break;
+                case BinaryKind.Subtract:
+                    if (needs[0]) ga = SumTo(g, a.Shape);
+                    if (needs[1]) gb = SumTo(-g, b.Shape);
+                    break;
+                case BinaryKind.Multiply:
+                    if (needs[0]) ga = SumTo(Mul(g, b), a.Shape);
+                    if (needs[1]) gb = SumTo(Mul(g, a), b.Shape);
+                    break;
+                default:
+                    if (needs[0]) ga = SumTo(Div(g, b), a.Shape);
+                    if (needs[1]) gb = SumTo(-Div(Mul(g, node.Output), b), b.Shape);
+                    break;
+            }
+            return [ga, gb];
+        }
+
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t)
+        {
+            var a = node.Inputs[0]; var b = node.Inputs[1];
+            var shape = node.Output.Shape;
+            Var<T>? ta = t[0], tb = t[1];
+            switch (_kind)
+            {
+                case BinaryKind.Add: return Sum2(ta is null ? null : BroadcastTo(ta, shape), tb is null ? null : BroadcastTo(tb, shape));
+                case BinaryKind.Subtract: return Sum2(ta is null ? null : BroadcastTo(ta, shape), tb is null ? null : BroadcastTo(-tb, shape));
+                case BinaryKind.Multiply: return Sum2(ta is null ? null : BroadcastTo(Mul(ta, b), shape), tb is null ? null : BroadcastTo(Mul(a, tb), shape));
+                default:
+                    return Sum2(ta is null ? null : BroadcastTo(Div(ta, b), shape),
+                                tb is null ? null : BroadcastTo(-Div(Mul(node.Output, tb), b), shape));
+            }
+        }
+    }
+
+    private static Var<T> Sum2<T>(Var<T>? a, Var<T>? b) where T : unmanaged, IFloatingPointIeee754<T>
+        => a is null ? b! : b is null ? a : Add(a, b);
+
+    // ================================================================ scalar affine
+
+    /// <summary>s * x for a scalar constant s.</summary>
+    public static Var<T> Scale<T>(Var<T> x, T s) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(new AffineOp<T>(s), Affine(x.Value, s, T.Zero), x);
+
+    /// <summary>x + s for a scalar constant s.</summary>
+    public static Var<T> AddScalar<T>(Var<T> x, T s) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(new AffineOp<T>(T.One), Affine(x.Value, T.One, s), x);
+
+    private sealed class AffineOp<T>(T scale) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "Affine";
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [scale == T.One ? g : Scale(g, scale)];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => scale == T.One ? t[0]! : Scale(t[0]!, scale);
+    }
+
+    // ================================================================ elementwise unary
+
+    public static Var<T> Exp<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Exp);
+    public static Var<T> Log<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Log);
+    public static Var<T> Tanh<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Tanh);
+    public static Var<T> Sigmoid<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Sigmoid);
+    /// <summary>log(1 + e^x), evaluated without overflow.</summary>
+    public static Var<T> Softplus<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Softplus);
+    public static Var<T> Relu<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Relu);
+    public static Var<T> Erf<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Erf);
+    public static Var<T> Sqrt<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Sqrt);
+    /// <summary>|x|; its derivative at 0 is taken as 0 (PyTorch's convention).</summary>
+    public static Var<T> Abs<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Abs);
+    public static Var<T> Square<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Mul(x, x);
+
+    private static Var<T> UnaryPrim<T>(Var<T> x, UnaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(UnaryOp<T>.Instance(kind), Unary(x.Value, kind), x);
+
+    private static Var<T> Const<T>(Tensor<T> t) where T : unmanaged, IFloatingPointIeee754<T> => Var<T>.Constant(t);
+
+    private sealed class UnaryOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private static readonly UnaryOp<T>[] Ops = Enum.GetValues<UnaryKind>().Select(k => new UnaryOp<T>(k)).ToArray();
+        private readonly UnaryKind _kind;
+        private UnaryOp(UnaryKind kind) => _kind = kind;
+        public static UnaryOp<T> Instance(UnaryKind kind) => Ops[(int)kind];
+        public override string Name => _kind.ToString();
+
+        /// <summary>dy/dx as a differentiable expression of the input x and output y.</summary>
+        private Var<T> Derivative(Var<T> x, Var<T> y) => _kind switch
+        {
+            UnaryKind.Exp => y,
+            UnaryKind.Log => Div(Var<T>.Scalar(T.One), x),
+            UnaryKind.Tanh => Var<T>.Scalar(T.One) - Mul(y, y),
+            UnaryKind.Sigmoid => Mul(y, Var<T>.Scalar(T.One) - y),
+            UnaryKind.Softplus => Sigmoid(x),
+            // The step function's derivative is zero almost everywhere, so the mask is a constant.
+            UnaryKind.Relu => Const(Unary(x.Value, UnaryKind.Step)),
+            UnaryKind.Abs => Const(Unary(x.Value, UnaryKind.Sign)),
+            UnaryKind.Erf => Scale(Exp(-Mul(x, x)), T.CreateTruncating(1.1283791670955126)),
+            UnaryKind.Sqrt => Div(Var<T>.Scalar(T.CreateTruncating(0.5)), y),
+            _ => throw new InvalidOperationException($"{_kind} has no derivative rule."),
+        };
+
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
+        {
+            // First-order fast path: fused kernel, no temporaries beyond the result.
+            if (_kind == UnaryKind.Tanh && !GradMode.IsEnabled) return [Const(TanhBackward(g.Value, node.Output.Value))];
+            return [Mul(g, Derivative(node.Inputs[0], node.Output))];
+        }
+
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Mul(t[0]!, Derivative(node.Inputs[0], node.Output));
+    }
+
+    // ================================================================ broadcast, reduce, reshape
+
+    /// <summary>Expands x to a larger broadcast-compatible shape.</summary>
+    public static Var<T> BroadcastTo<T>(Var<T> x, ReadOnlySpan<int> shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Shape.SequenceEqual(shape)) return x;
+        var target = Shape.Broadcast(x.Shape, shape);
+        Shape.CheckEqual(shape, target, "BroadcastTo");
+        return Var<T>.Record(new BroadcastOp<T>(), TensorOps.BroadcastTo(x.Value, shape), x);
+    }
+
+    /// <summary>Sums x down to a shape that broadcasts to x's shape (the adjoint of BroadcastTo).</summary>
+    public static Var<T> SumTo<T>(Var<T> x, ReadOnlySpan<int> shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Shape.SequenceEqual(shape)) return x;
+        var target = Shape.Broadcast(x.Shape, shape);
+        Shape.CheckEqual(x.Shape, target, "SumTo");
+        return Var<T>.Record(new SumToOp<T>(), TensorOps.SumTo(x.Value, shape), x);
+    }
+
+    private sealed class BroadcastOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "BroadcastTo";
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [SumTo(g, node.Inputs[0].Shape)];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => BroadcastTo(t[0]!, node.Output.Shape);
+    }
+
+    private sealed class SumToOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "SumTo";
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [BroadcastTo(g, node.Inputs[0].Shape)];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => SumTo(t[0]!, node.Output.Shape);
+    }
+
+    /// <summary>Sum of all elements (shape []).</summary>
+    public static Var<T> Sum<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Reshape(SumTo(x, OnesLike(x.Rank)), []);
+
+    /// <summary>Sum over the given axes, keeping them as size 1 when keepDims.</summary>
+    public static Var<T> Sum<T>(Var<T> x, int[] axes, bool keepDims = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var kept = x.Value.ShapeArray;
+        foreach (var a in axes) kept[Shape.Axis(a, x.Rank)] = 1;
+        var s = SumTo(x, kept);
+        if (keepDims) return s;
+        var squeezed = new List<int>();
+        var reduced = axes.Select(a => Shape.Axis(a, x.Rank)).ToHashSet();
+        for (int i = 0; i < x.Rank; i++) if (!reduced.Contains(i)) squeezed.Add(x.Shape[i]);
+        return Reshape(s, [.. squeezed]);
+    }
+
+    /// <summary>Mean of all elements.</summary>
+    public static Var<T> Mean<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+        => Scale(Sum(x), T.One / T.CreateTruncating(Math.Max(1, x.Length)));
+
+    /// <summary>Mean over the given axes.</summary>
+    public static Var<T> Mean<T>(Var<T> x, int[] axes, bool keepDims = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int count = 1;
+        foreach (var a in axes) count *= x.Shape[Shape.Axis(a, x.Rank)];
+        return Scale(Sum(x, axes, keepDims), T.One / T.CreateTruncating(Math.Max(1, count)));
+    }
+
+    private static int[] OnesLike(int rank) => Enumerable.Repeat(1, rank).ToArray();
+
+    /// <summary>Same elements, another shape (a view; one entry may be -1).</summary>
+    public static Var<T> Reshape<T>(Var<T> x, params int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var resolved = Shape.Resolve(shape, x.Length, x.Shape);
+        if (resolved.AsSpan().SequenceEqual(x.Shape)) return x;
+        return Var<T>.Record(new ReshapeOp<T>(), x.Value.Reshape(resolved), x);
+    }
+
+    private sealed class ReshapeOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "Reshape";
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [Reshape(g, node.Inputs[0].Value.ShapeArray)];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Reshape(t[0]!, node.Output.Value.ShapeArray);
+    }
+
+    /// <summary>Permutes axes: result axis i is input axis perm[i].</summary>
+    public static Var<T> Permute<T>(Var<T> x, params int[] perm) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (perm.Length != x.Rank || perm.Order().Select((p, i) => p == i).Any(ok => !ok))
+            throw new ArgumentException($"Permutation [{string.Join(", ", perm)}] is not a permutation of the {x.Rank} axes of shape {Shape.Format(x.Shape)}.");
+        return Var<T>.Record(new PermuteOp<T>(perm), TensorOps.Permute(x.Value, perm), x);
+    }
+
+    /// <summary>Transpose of a matrix.</summary>
+    public static Var<T> Transpose<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Permute(x, 1, 0);
+
+    private sealed class PermuteOp<T>(int[] perm) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "Permute";
+        private int[] Inverse()
+        {
+            var inv = new int[perm.Length];
+            for (int i = 0; i < perm.Length; i++) inv[perm[i]] = i;
+            return inv;
+        }
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [Permute(g, Inverse())];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Permute(t[0]!, perm);
+    }
+
+    // ================================================================ matrix products
+
+    /// <summary>
+    /// op(a) op(b) where op transposes the last two axes when requested. Rank 2 operands, or
+    /// rank 3 operands sharing the leading (batch) axis.
+    /// </summary>
+    public static Var<T> MatMul<T>(Var<T> a, Var<T> b, bool transA = false, bool transB = false) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a.Rank != b.Rank || a.Rank is not (2 or 3) || (a.Rank == 3 && a.Shape[0] != b.Shape[0]))
+            throw new ArgumentException($"MatMul needs two matrices or two batches of matrices of equal batch size, got {Shape.Format(a.Shape)} and {Shape.Format(b.Shape)}.");
+        int ka = transA ? a.Shape[^2] : a.Shape[^1], kb = transB ? b.Shape[^1] : b.Shape[^2];
+        if (ka != kb)
+            throw new ArgumentException($"MatMul inner dimensions differ: {Shape.Format(a.Shape)}{(transA ? "^T" : "")} times {Shape.Format(b.Shape)}{(transB ? "^T" : "")}.");
+        return Var<T>.Record(MatMulOp<T>.Instance(transA, transB), TensorOps.MatMul(a.Value, b.Value, transA, transB), a, b);
+    }
+
+    private sealed class MatMulOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private static readonly MatMulOp<T>[] Ops = [new(false, false), new(false, true), new(true, false), new(true, true)];
+        private readonly bool _ta, _tb;
+        private MatMulOp(bool ta, bool tb) { _ta = ta; _tb = tb; }
+        public static MatMulOp<T> Instance(bool ta, bool tb) => Ops[(ta ? 2 : 0) + (tb ? 1 : 0)];
+        public override string Name => "MatMul";
+
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
+        {
+            var a = node.Inputs[0]; var b = node.Inputs[1];
+            Var<T>? ga = null, gb = null;
+            if (needs[0]) ga = _ta ? MatMul(b, g, _tb, true) : MatMul(g, b, false, !_tb);
+            if (needs[1]) gb = _tb ? MatMul(g, a, true, _ta) : MatMul(a, g, !_ta, false);
+            return [ga, gb];
+        }
+
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t)
+        {
+            var a = node.Inputs[0]; var b = node.Inputs[1];
+            return Sum2(t[0] is { } ta ? MatMul(ta, b, _ta, _tb) : null, t[1] is { } tb ? MatMul(a, tb, _ta, _tb) : null);
+        }
+    }
+
+    // ================================================================ softmax family
+
+    /// <summary>log softmax along the last axis, max-shifted for stability.</summary>
+    public static Var<T> LogSoftmax<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Rank == 0) throw new ArgumentException("LogSoftmax needs at least one axis.");
+        return Var<T>.Record(new LogSoftmaxOp<T>(), TensorOps.LogSoftmax(x.Value), x);
+    }
+
+    /// <summary>softmax along the last axis.</summary>
+    public static Var<T> Softmax<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Exp(LogSoftmax(x));
+
+    private sealed class LogSoftmaxOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "LogSoftmax";
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
+        {
+            // d/dx = g - softmax * sum(g) along the last axis.
+            var p = Exp(node.Output);
+            return [Sub(g, Mul(p, Sum(g, [-1], keepDims: true)))];
+        }
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t)
+        {
+            var p = Exp(node.Output);
+            return Sub(t[0]!, Sum(Mul(p, t[0]!), [-1], keepDims: true));
+        }
+    }
+
+    /// <summary>log(sum(exp(x))) along the last axis (that axis is removed).</summary>
+    public static Var<T> LogSumExp<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Rank == 0) throw new ArgumentException("LogSumExp needs at least one axis.");
+        return Var<T>.Record(new LogSumExpOp<T>(), TensorOps.LogSumExp(x.Value), x);
+    }
+
+    private sealed class LogSumExpOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "LogSumExp";
+        private static Var<T> Softmax(Node<T> node)
+        {
+            var x = node.Inputs[0];
+            var keep = x.Value.ShapeArray; keep[^1] = 1;
+            return Exp(Sub(x, Reshape(node.Output, keep)));
+        }
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
+        {
+            var keep = node.Inputs[0].Value.ShapeArray; keep[^1] = 1;
+            return [Mul(Reshape(g, keep), Softmax(node))];
+        }
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Sum(Mul(Softmax(node), t[0]!), [-1]);
+    }
+
+    // ================================================================ gather / scatter
+
+    /// <summary>y[i] = x.flat[index[i]], reshaped to shape. Linear in x.</summary>
+    public static Var<T> GatherFlat<T>(Var<T> x, int[] index, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (Shape.Size(shape) != index.Length)
+            throw new ArgumentException($"GatherFlat: {index.Length} indices do not fill shape {Shape.Format(shape)}.");
+        foreach (var i in index)
+            if ((uint)i >= (uint)x.Length) throw new ArgumentOutOfRangeException(nameof(index), $"Index {i} is outside a tensor of {x.Length} elements.");
+        return Var<T>.Record(new GatherOp<T>(index), TensorOps.GatherFlat(x.Value, index, shape), x);
+    }
+
+    /// <summary>Zeros of shape with g[i] added at flat position index[i] (the adjoint of GatherFlat).</summary>
+    public static Var<T> ScatterAddFlat<T>(Var<T> g, int[] index, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(new ScatterOp<T>(index), TensorOps.ScatterAddFlat(g.Value, index, shape), g);
+
+    private sealed class GatherOp<T>(int[] index) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "GatherFlat";
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [ScatterAddFlat(g, index, node.Inputs[0].Value.ShapeArray)];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => GatherFlat(t[0]!, index, node.Output.Value.ShapeArray);
+    }
+
+    private sealed class ScatterOp<T>(int[] index) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "ScatterAddFlat";
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [GatherFlat(g, index, node.Inputs[0].Value.ShapeArray)];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => ScatterAddFlat(t[0]!, index, node.Output.Value.ShapeArray);
+    }
+}

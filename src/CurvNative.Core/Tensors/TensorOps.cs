@@ -1,0 +1,385 @@
+using System.Numerics;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace CurvNative.Tensors;
+
+/// <summary>
+/// Raw (non-differentiable) kernels on tensors: every primitive of the autodiff engine computes
+/// its values here. Elementwise work goes through TensorPrimitives, matrix products through BLAS.
+/// Callers (the autodiff primitives) have validated shapes; these trust their inputs.
+/// </summary>
+public static class TensorOps
+{
+    // ---------------------------------------------------------------- elementwise binary
+
+    /// <summary>Binary elementwise operations with NumPy broadcasting.</summary>
+    public enum BinaryKind { Add, Subtract, Multiply, Divide }
+
+    public static Tensor<T> Binary<T>(Tensor<T> a, Tensor<T> b, BinaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (a.Shape.SequenceEqual(b.Shape))
+        {
+            var r = Tensor<T>.Zeros(a.ShapeArray);
+            Apply(a.Span, b.Span, r.Span, kind);
+            return r;
+        }
+        var shape = Shape.Broadcast(a.Shape, b.Shape);
+        var result = Tensor<T>.Zeros(shape);
+        if (b.Length == 1 && a.Length == result.Length) { ApplyScalarRight(a.Span, b.Span[0], result.Span, kind); return result; }
+        if (a.Length == 1 && b.Length == result.Length) { ApplyScalarLeft(a.Span[0], b.Span, result.Span, kind); return result; }
+        if (a.Length == result.Length && IsSuffix(b.Shape, shape))
+        {
+            // Row-wise fast path: b broadcasts along the leading axes (a bias).
+            int inner = b.Length;
+            for (int o = 0; o < result.Length; o += inner)
+                Apply(a.Span.Slice(o, inner), b.Span, result.Span.Slice(o, inner), kind);
+            return result;
+        }
+        var ea = BroadcastTo(a, shape); var eb = BroadcastTo(b, shape);
+        Apply(ea.Span, eb.Span, result.Span, kind);
+        return result;
+    }
+
+    private static bool IsSuffix(ReadOnlySpan<int> small, ReadOnlySpan<int> big)
+    {
+        // True when small equals big's trailing dims after dropping small's leading 1s.
+        int lead = 0;
+        while (lead < small.Length && small[lead] == 1) lead++;
+        var s = small[lead..];
+        return s.Length <= big.Length && big[(big.Length - s.Length)..].SequenceEqual(s);
+    }
+
+    private static void Apply<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, Span<T> r, BinaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (kind)
+        {
+            case BinaryKind.Add: TP.Add(a, b, r); break;
+            case BinaryKind.Subtract: TP.Subtract(a, b, r); break;
+            case BinaryKind.Multiply: TP.Multiply(a, b, r); break;
+            default: TP.Divide(a, b, r); break;
+        }
+    }
+
+    private static void ApplyScalarRight<T>(ReadOnlySpan<T> a, T b, Span<T> r, BinaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (kind)
+        {
+            case BinaryKind.Add: TP.Add(a, b, r); break;
+            case BinaryKind.Subtract: TP.Subtract(a, b, r); break;
+            case BinaryKind.Multiply: TP.Multiply(a, b, r); break;
+            default: TP.Divide(a, b, r); break;
+        }
+    }
+
+    private static void ApplyScalarLeft<T>(T a, ReadOnlySpan<T> b, Span<T> r, BinaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        switch (kind)
+        {
+            case BinaryKind.Add: TP.Add(b, a, r); break;
+            case BinaryKind.Subtract: TP.Subtract(a, b, r); break;
+            case BinaryKind.Multiply: TP.Multiply(b, a, r); break;
+            default: TP.Divide(a, b, r); break;
+        }
+    }
+
+    /// <summary>y = a * x + b elementwise with scalars a, b.</summary>
+    public static Tensor<T> Affine<T>(Tensor<T> x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var r = Tensor<T>.Zeros(x.ShapeArray);
+        if (b == T.Zero) TP.Multiply(x.Span, a, r.Span);
+        else { TP.Multiply(x.Span, a, r.Span); TP.Add(r.Span, b, r.Span); }
+        return r;
+    }
+
+    // ---------------------------------------------------------------- elementwise unary
+
+    /// <summary>Unary elementwise functions used by the autodiff primitives.</summary>
+    public enum UnaryKind { Exp, Log, Tanh, Sigmoid, Softplus, Relu, Erf, Sqrt, Step, Abs, Sign }
+
+    public static Tensor<T> Unary<T>(Tensor<T> x, UnaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var r = Tensor<T>.Zeros(x.ShapeArray);
+        var s = x.Span; var d = r.Span;
+        switch (kind)
+        {
+            case UnaryKind.Exp: TP.Exp(s, d); break;
+            case UnaryKind.Log: TP.Log(s, d); break;
+            case UnaryKind.Tanh: TP.Tanh(s, d); break;
+            case UnaryKind.Sigmoid: TP.Sigmoid(s, d); break;
+            case UnaryKind.Abs: TP.Abs(s, d); break;
+            case UnaryKind.Relu: TP.Max(s, T.Zero, d); FixNaN(s, d); break;
+            case UnaryKind.Softplus:
+                // log(1 + e^x) = max(x, 0) + log1p(e^-|x|): no overflow for large |x|.
+                for (int i = 0; i < s.Length; i++)
+                {
+                    T v = s[i];
+                    d[i] = T.Max(v, T.Zero) + T.LogP1(T.Exp(-T.Abs(v)));
+                    if (T.IsNaN(v)) d[i] = v;
+                }
+                break;
+            case UnaryKind.Erf: for (int i = 0; i < s.Length; i++) d[i] = T.CreateTruncating(SpecialFunctions.Erf(double.CreateTruncating(s[i]))); break;
+            case UnaryKind.Sqrt: TP.Sqrt(s, d); break;
+            case UnaryKind.Step: for (int i = 0; i < s.Length; i++) d[i] = s[i] > T.Zero ? T.One : T.Zero; break;
+            case UnaryKind.Sign: for (int i = 0; i < s.Length; i++) d[i] = s[i] > T.Zero ? T.One : s[i] < T.Zero ? -T.One : T.Zero; break;
+        }
+        return r;
+    }
+
+    private static void FixNaN<T>(ReadOnlySpan<T> s, Span<T> d) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // TensorPrimitives.Max propagates NaN already; this loop documents and enforces PyTorch's relu(NaN) = NaN.
+        for (int i = 0; i < s.Length; i++) if (T.IsNaN(s[i])) d[i] = s[i];
+    }
+
+    /// <summary>g * (1 - y^2): the tanh derivative applied to an upstream gradient, fused.</summary>
+    public static Tensor<T> TanhBackward<T>(Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var r = Tensor<T>.Zeros(y.ShapeArray);
+        var d = r.Span;
+        TP.Multiply(y.Span, y.Span, d);
+        TP.Subtract(T.One, d, d);
+        TP.Multiply(d, g.Span, d);
+        return r;
+    }
+
+    // ---------------------------------------------------------------- broadcast and reduce
+
+    /// <summary>Expands x to a broadcast-compatible larger shape (copying).</summary>
+    public static Tensor<T> BroadcastTo<T>(Tensor<T> x, ReadOnlySpan<int> shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var result = Tensor<T>.Zeros(shape.ToArray());
+        if (result.Length == 0) return result;
+        if (x.Length == 1) { result.Span.Fill(x.Span[0]); return result; }
+        if (IsSuffix(x.Shape, shape))
+        {
+            int inner = x.Length;
+            for (int o = 0; o < result.Length; o += inner) x.Span.CopyTo(result.Span.Slice(o, inner));
+            return result;
+        }
+        var map = BroadcastStrides(x.Shape, shape);
+        var src = x.Span; var dst = result.Span;
+        var mapped = MappedIndices(shape, map);
+        for (int i = 0; i < dst.Length; i++) dst[i] = src[mapped[i]];
+        return result;
+    }
+
+    /// <summary>Sums x down to a shape it broadcasts from (the adjoint of <see cref="BroadcastTo{T}"/>).</summary>
+    public static Tensor<T> SumTo<T>(Tensor<T> x, ReadOnlySpan<int> shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var result = Tensor<T>.Zeros(shape.ToArray());
+        if (x.Length == 0) return result;
+        if (result.Length == 1) { result.Span[0] = TP.Sum<T>(x.Span); return result; }
+        if (IsSuffix(shape, x.Shape))
+        {
+            int inner = result.Length;
+            var d = result.Span;
+            for (int o = 0; o < x.Length; o += inner) TP.Add(d, x.Span.Slice(o, inner), d);
+            return result;
+        }
+        if (TryMiddleBlock(shape, x.Shape, out int outer, out int mid, out int post))
+        {
+            // Kept axes form one contiguous block (e.g. a conv bias [1, C, 1, 1] of [N, C, H, W]).
+            var s = x.Span; var d = result.Span;
+            for (int o = 0; o < outer; o++)
+                for (int m = 0; m < mid; m++)
+                    d[m] += TP.Sum<T>(s.Slice((o * mid + m) * post, post));
+            return result;
+        }
+        var map = BroadcastStrides(shape, x.Shape);
+        var src = x.Span; var dst = result.Span;
+        var mapped = MappedIndices(x.Shape, map);
+        for (int i = 0; i < src.Length; i++) dst[mapped[i]] += src[i];
+        return result;
+    }
+
+    private static bool TryMiddleBlock(ReadOnlySpan<int> small, ReadOnlySpan<int> big, out int outer, out int mid, out int post)
+    {
+        outer = mid = post = 1;
+        int off = big.Length - small.Length;
+        int first = -1, last = -1;
+        for (int i = 0; i < big.Length; i++)
+        {
+            int s = i < off ? 1 : small[i - off];
+            if (s == big[i] && s != 1) { if (first < 0) first = i; last = i; }
+            else if (s != 1) return false;
+        }
+        if (first < 0) return false;
+        for (int i = first; i <= last; i++)
+        {
+            int s = i < off ? 1 : small[i - off];
+            if (s != big[i]) return false;
+        }
+        for (int i = 0; i < first; i++) outer *= big[i];
+        for (int i = first; i <= last; i++) mid *= big[i];
+        for (int i = last + 1; i < big.Length; i++) post *= big[i];
+        return true;
+    }
+
+    private static int[] BroadcastStrides(ReadOnlySpan<int> small, ReadOnlySpan<int> big)
+    {
+        var strides = Shape.Strides(small);
+        var map = new int[big.Length];
+        int off = big.Length - small.Length;
+        for (int i = 0; i < big.Length; i++)
+            map[i] = i < off || small[i - off] == 1 ? 0 : strides[i - off];
+        return map;
+    }
+
+    /// <summary>For each row-major position of shape, the flat offset under other strides.</summary>
+    private static int[] MappedIndices(ReadOnlySpan<int> shape, int[] mappedStrides)
+    {
+        int rank = shape.Length, n = Shape.Size(shape);
+        var result = new int[n];
+        var idx = new int[rank];
+        int mapped = 0;
+        for (int flat = 0; flat < n; flat++)
+        {
+            result[flat] = mapped;
+            for (int ax = rank - 1; ax >= 0; ax--)
+            {
+                idx[ax]++; mapped += mappedStrides[ax];
+                if (idx[ax] < shape[ax]) break;
+                mapped -= mappedStrides[ax] * idx[ax];
+                idx[ax] = 0;
+            }
+        }
+        return result;
+    }
+
+    // ---------------------------------------------------------------- layout
+
+    /// <summary>Permutes axes (copying): result axis i is input axis perm[i].</summary>
+    public static Tensor<T> Permute<T>(Tensor<T> x, ReadOnlySpan<int> perm) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int rank = x.Rank;
+        var shape = new int[rank];
+        var srcStrides = Shape.Strides(x.Shape);
+        var mapped = new int[rank];
+        for (int i = 0; i < rank; i++) { shape[i] = x.Shape[perm[i]]; mapped[i] = srcStrides[perm[i]]; }
+        var result = Tensor<T>.Zeros(shape);
+        if (rank == 2 && perm[0] == 1)
+        {
+            int r = x.Shape[0], c = x.Shape[1];
+            var s = x.Span; var d = result.Span;
+            for (int i = 0; i < r; i++)
+                for (int j = 0; j < c; j++) d[j * r + i] = s[i * c + j];
+            return result;
+        }
+        var src = x.Span; var dst = result.Span;
+        var srcIndex = MappedIndices(shape, mapped);
+        for (int i = 0; i < dst.Length; i++) dst[i] = src[srcIndex[i]];
+        return result;
+    }
+
+    // ---------------------------------------------------------------- matrix products
+
+    /// <summary>
+    /// op(A) op(B) for rank-2 operands, or batched over a shared leading axis for rank 3.
+    /// </summary>
+    public static Tensor<T> MatMul<T>(Tensor<T> a, Tensor<T> b, bool transA, bool transB) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int batch = a.Rank == 3 ? a.Shape[0] : 1;
+        int ar = a.Shape[a.Rank - 2], ac = a.Shape[a.Rank - 1];
+        int br = b.Shape[b.Rank - 2], bc = b.Shape[b.Rank - 1];
+        int m = transA ? ac : ar, k = transA ? ar : ac, n = transB ? br : bc;
+        var result = a.Rank == 3 ? Tensor<T>.Zeros(batch, m, n) : Tensor<T>.Zeros(m, n);
+        for (int i = 0; i < batch; i++)
+            Native.Blas.Gemm(transA, transB, m, n, k, T.One,
+                a.Span.Slice(i * ar * ac, ar * ac), ac, b.Span.Slice(i * br * bc, br * bc), bc,
+                T.Zero, result.Span.Slice(i * m * n, m * n), n);
+        return result;
+    }
+
+    // ---------------------------------------------------------------- softmax family
+
+    /// <summary>Numerically stable log-softmax along the last axis.</summary>
+    public static Tensor<T> LogSoftmax<T>(Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var result = Tensor<T>.Zeros(x.ShapeArray);
+        int c = x.Rank == 0 ? 1 : x.Shape[x.Rank - 1];
+        if (c == 0) return result;
+        for (int o = 0; o < x.Length; o += c)
+        {
+            var row = x.Span.Slice(o, c); var dst = result.Span.Slice(o, c);
+            T lse = LogSumExpRow(row);
+            TP.Subtract(row, lse, dst);
+        }
+        return result;
+    }
+
+    /// <summary>log(sum(exp(x))) along the last axis, shifted by the maximum for stability.</summary>
+    public static Tensor<T> LogSumExp<T>(Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int c = x.Shape[x.Rank - 1];
+        var shape = x.Shape[..^1].ToArray();
+        var result = Tensor<T>.Zeros(shape);
+        for (int o = 0, r = 0; r < result.Length; o += c, r++) result.Span[r] = LogSumExpRow(x.Span.Slice(o, c));
+        return result;
+    }
+
+    private static T LogSumExpRow<T>(ReadOnlySpan<T> row) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (row.Length == 0) return T.NegativeInfinity;
+        T max = TP.Max(row);
+        if (T.IsNaN(max)) return max;
+        if (T.IsInfinity(max)) return max;
+        T sum = T.Zero;
+        foreach (var v in row) sum += T.Exp(v - max);
+        return max + T.Log(sum);
+    }
+
+    // ---------------------------------------------------------------- gather / scatter
+
+    /// <summary>y[i] = x[index[i]] over flat indices.</summary>
+    public static Tensor<T> GatherFlat<T>(Tensor<T> x, int[] index, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var result = Tensor<T>.Zeros(shape);
+        var s = x.Span; var d = result.Span;
+        for (int i = 0; i < index.Length; i++) d[i] = s[index[i]];
+        return result;
+    }
+
+    /// <summary>x[index[i]] += g[i] into a zero tensor of the given shape (adjoint of gather).</summary>
+    public static Tensor<T> ScatterAddFlat<T>(Tensor<T> g, int[] index, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var result = Tensor<T>.Zeros(shape);
+        var s = g.Span; var d = result.Span;
+        for (int i = 0; i < index.Length; i++) d[index[i]] += s[i];
+        return result;
+    }
+
+    // ---------------------------------------------------------------- average pooling
+
+    /// <summary>AvgPool2d without padding on [N, C, H, W] (divisor kh*kw, PyTorch's default).</summary>
+    public static Tensor<T> AvgPool2d<T>(Tensor<T> x, int kh, int kw, int sh, int sw, bool transpose, int[] outShape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        // transpose == false: x is [N,C,H,W], result outShape [N,C,Ho,Wo].
+        // transpose == true: x is the gradient [N,C,Ho,Wo], result outShape [N,C,H,W] (the adjoint).
+        var result = Tensor<T>.Zeros(outShape);
+        var big = transpose ? outShape : x.ShapeArray;
+        int nc = big[0] * big[1], h = big[2], w = big[3];
+        int ho = (h - kh) / sh + 1, wo = (w - kw) / sw + 1;
+        T scale = T.One / T.CreateTruncating(kh * kw);
+        var s = x.Span; var d = result.Span;
+        for (int p = 0; p < nc; p++)
+            for (int i = 0; i < ho; i++)
+                for (int j = 0; j < wo; j++)
+                {
+                    int o = (p * ho + i) * wo + j;
+                    if (!transpose)
+                    {
+                        T acc = T.Zero;
+                        for (int a = 0; a < kh; a++)
+                            for (int b = 0; b < kw; b++) acc += s[(p * h + i * sh + a) * w + j * sw + b];
+                        d[o] = acc * scale;
+                    }
+                    else
+                    {
+                        T v = s[o] * scale;
+                        for (int a = 0; a < kh; a++)
+                            for (int b = 0; b < kw; b++) d[(p * h + i * sh + a) * w + j * sw + b] += v;
+                    }
+                }
+        return result;
+    }
+}
