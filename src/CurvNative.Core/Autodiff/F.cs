@@ -379,3 +379,31 @@ public static partial class F
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => ScatterAddFlat(t[0]!, index, node.Output.Value.ShapeArray);
     }
 }
+
+public static partial class F
+{
+    // ================================================================ pooling (no padding)
+
+    /// <summary>AvgPool2d on [N, C, H, W] with no padding (PyTorch's default divisor kh*kw).</summary>
+    public static Var<T> AvgPool2d<T>(Var<T> x, int kernel, int stride) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (x.Rank != 4) throw new ArgumentException($"AvgPool2d expects [N, C, H, W], got {Shape.Format(x.Shape)}.");
+        if (kernel < 1 || stride < 1 || kernel > x.Shape[2] || kernel > x.Shape[3])
+            throw new ArgumentException($"AvgPool2d kernel {kernel} stride {stride} does not fit input {Shape.Format(x.Shape)}.");
+        var outShape = new[] { x.Shape[0], x.Shape[1], (x.Shape[2] - kernel) / stride + 1, (x.Shape[3] - kernel) / stride + 1 };
+        return Var<T>.Record(new AvgPoolOp<T>(kernel, stride, false), TensorOps.AvgPool2d(x.Value, kernel, kernel, stride, stride, false, outShape), x);
+    }
+
+    private static Var<T> AvgPool2dTranspose<T>(Var<T> g, int kernel, int stride, int[] inputShape) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(new AvgPoolOp<T>(kernel, stride, true), TensorOps.AvgPool2d(g.Value, kernel, kernel, stride, stride, true, inputShape), g);
+
+    private sealed class AvgPoolOp<T>(int kernel, int stride, bool transpose) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => transpose ? "AvgPool2dTranspose" : "AvgPool2d";
+        private Var<T> Apply(Var<T> v, int[] shape) => transpose ? AvgPool2dWithShape(v) : AvgPool2dTranspose(v, kernel, stride, shape);
+        private Var<T> AvgPool2dWithShape(Var<T> v) => AvgPool2d(v, kernel, stride);
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [Apply(g, node.Inputs[0].Value.ShapeArray)];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t)
+            => transpose ? AvgPool2dTranspose(t[0]!, kernel, stride, node.Output.Value.ShapeArray) : AvgPool2d(t[0]!, kernel, stride);
+    }
+}
