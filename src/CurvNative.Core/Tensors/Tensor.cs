@@ -42,6 +42,10 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>A zero tensor of the given shape.</summary>
     public static Tensor<T> Zeros(params int[] shape) => new(new T[Tensors.Shape.Size(shape)], 0, (int[])shape.Clone());
 
+    /// <summary>A tensor whose elements are garbage: only for kernels that overwrite every element.</summary>
+    internal static Tensor<T> Uninitialized(params int[] shape)
+        => new(GC.AllocateUninitializedArray<T>(Tensors.Shape.Size(shape)), 0, (int[])shape.Clone());
+
     /// <summary>A tensor filled with one value.</summary>
     public static Tensor<T> Full(T value, params int[] shape)
     {

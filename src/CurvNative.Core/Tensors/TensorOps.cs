@@ -19,12 +19,12 @@ public static class TensorOps
     {
         if (a.Shape.SequenceEqual(b.Shape))
         {
-            var r = Tensor<T>.Zeros(a.ShapeArray);
+            var r = Tensor<T>.Uninitialized(a.ShapeArray);
             Apply(a.Span, b.Span, r.Span, kind);
             return r;
         }
         var shape = Shape.Broadcast(a.Shape, b.Shape);
-        var result = Tensor<T>.Zeros(shape);
+        var result = Tensor<T>.Uninitialized(shape);
         if (b.Length == 1 && a.Length == result.Length) { ApplyScalarRight(a.Span, b.Span[0], result.Span, kind); return result; }
         if (a.Length == 1 && b.Length == result.Length) { ApplyScalarLeft(a.Span[0], b.Span, result.Span, kind); return result; }
         if (a.Length == result.Length && IsSuffix(b.Shape, shape))
@@ -85,7 +85,7 @@ public static class TensorOps
     /// <summary>y = a * x + b elementwise with scalars a, b.</summary>
     public static Tensor<T> Affine<T>(Tensor<T> x, T a, T b) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var r = Tensor<T>.Zeros(x.ShapeArray);
+        var r = Tensor<T>.Uninitialized(x.ShapeArray);
         if (b == T.Zero) TP.Multiply(x.Span, a, r.Span);
         else { TP.Multiply(x.Span, a, r.Span); TP.Add(r.Span, b, r.Span); }
         return r;
@@ -98,7 +98,7 @@ public static class TensorOps
 
     public static Tensor<T> Unary<T>(Tensor<T> x, UnaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var r = Tensor<T>.Zeros(x.ShapeArray);
+        var r = Tensor<T>.Uninitialized(x.ShapeArray);
         var s = x.Span; var d = r.Span;
         switch (kind)
         {
@@ -134,7 +134,7 @@ public static class TensorOps
     /// <summary>g * (1 - y^2): the tanh derivative applied to an upstream gradient, fused.</summary>
     public static Tensor<T> TanhBackward<T>(Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var r = Tensor<T>.Zeros(y.ShapeArray);
+        var r = Tensor<T>.Uninitialized(y.ShapeArray);
         var d = r.Span;
         TP.Multiply(y.Span, y.Span, d);
         TP.Subtract(T.One, d, d);
@@ -147,7 +147,7 @@ public static class TensorOps
     /// <summary>Expands x to a broadcast-compatible larger shape (copying).</summary>
     public static Tensor<T> BroadcastTo<T>(Tensor<T> x, ReadOnlySpan<int> shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var result = Tensor<T>.Zeros(shape.ToArray());
+        var result = Tensor<T>.Uninitialized(shape.ToArray());
         if (result.Length == 0) return result;
         if (x.Length == 1) { result.Span.Fill(x.Span[0]); return result; }
         if (IsSuffix(x.Shape, shape))
@@ -256,7 +256,7 @@ public static class TensorOps
         var srcStrides = Shape.Strides(x.Shape);
         var mapped = new int[rank];
         for (int i = 0; i < rank; i++) { shape[i] = x.Shape[perm[i]]; mapped[i] = srcStrides[perm[i]]; }
-        var result = Tensor<T>.Zeros(shape);
+        var result = Tensor<T>.Uninitialized(shape);
         if (rank == 2 && perm[0] == 1)
         {
             int r = x.Shape[0], c = x.Shape[1];
@@ -282,7 +282,8 @@ public static class TensorOps
         int ar = a.Shape[a.Rank - 2], ac = a.Shape[a.Rank - 1];
         int br = b.Shape[b.Rank - 2], bc = b.Shape[b.Rank - 1];
         int m = transA ? ac : ar, k = transA ? ar : ac, n = transB ? br : bc;
-        var result = a.Rank == 3 ? Tensor<T>.Zeros(batch, m, n) : Tensor<T>.Zeros(m, n);
+        // BLAS with beta = 0 writes every element of C (Gemm clears C itself when k = 0).
+        var result = a.Rank == 3 ? Tensor<T>.Uninitialized(batch, m, n) : Tensor<T>.Uninitialized(m, n);
         for (int i = 0; i < batch; i++)
             Native.Blas.Gemm(transA, transB, m, n, k, T.One,
                 a.Span.Slice(i * ar * ac, ar * ac), ac, b.Span.Slice(i * br * bc, br * bc), bc,
@@ -295,7 +296,7 @@ public static class TensorOps
     /// <summary>Numerically stable log-softmax along the last axis.</summary>
     public static Tensor<T> LogSoftmax<T>(Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var result = Tensor<T>.Zeros(x.ShapeArray);
+        var result = Tensor<T>.Uninitialized(x.ShapeArray);
         int c = x.Rank == 0 ? 1 : x.Shape[x.Rank - 1];
         if (c == 0) return result;
         for (int o = 0; o < x.Length; o += c)
@@ -333,7 +334,7 @@ public static class TensorOps
     /// <summary>y[i] = x[index[i]] over flat indices.</summary>
     public static Tensor<T> GatherFlat<T>(Tensor<T> x, int[] index, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var result = Tensor<T>.Zeros(shape);
+        var result = Tensor<T>.Uninitialized(shape);
         var s = x.Span; var d = result.Span;
         for (int i = 0; i < index.Length; i++) d[i] = s[index[i]];
         return result;
