@@ -1,0 +1,102 @@
+/*
+ * curvnative.h - flat C ABI of libcurvnative.so (CurvNative native kernels).
+ *
+ * Conventions
+ *  - All tensors are dense, row-major (C-contiguous), NCHW.
+ *  - Every function returns an int status (CN_OK = 0). No C++ exception ever crosses the ABI.
+ *  - Output buffers are fully overwritten (never accumulated into).
+ *  - A pointer may be NULL only when the tensor it points to has zero elements.
+ *  - Output buffers must not overlap input buffers.
+ *  - Functions are thread-safe: scratch memory is thread-local.
+ */
+#ifndef CURVNATIVE_H
+#define CURVNATIVE_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define CN_API __declspec(dllexport)
+#else
+#define CN_API __attribute__((visibility("default")))
+#endif
+
+#define CN_VERSION 1
+
+enum {
+    CN_OK = 0,
+    CN_ERR_INVALID_ARGUMENT = 1, /* bad geometry, NULL pointer for a non-empty tensor, ... */
+    CN_ERR_OUT_OF_MEMORY = 2,    /* scratch allocation failed */
+    CN_ERR_TOO_LARGE = 3,        /* sizes overflow int64 or exceed what BLAS (32-bit int) can index */
+    CN_ERR_INTERNAL = 4          /* unexpected C++ exception caught at the ABI boundary */
+};
+
+/* Version of the ABI (CN_VERSION). */
+CN_API int cn_version(void);
+
+/* Static, never-NULL English description of a status code (unknown codes included). */
+CN_API const char* cn_status_message(int status);
+
+/*
+ * 2-D convolution geometry (no dilation, no groups).
+ * Valid when n >= 0; c_in, h, w, c_out, kh, kw, stride_h, stride_w >= 1; pad_h, pad_w >= 0;
+ * h + 2*pad_h >= kh, w + 2*pad_w >= kw; h_out == (h + 2*pad_h - kh)/stride_h + 1 and
+ * w_out == (w + 2*pad_w - kw)/stride_w + 1.
+ */
+typedef struct {
+    int64_t n, c_in, h, w, c_out, kh, kw, stride_h, stride_w, pad_h, pad_w, h_out, w_out;
+} cn_conv2d_geom;
+
+/* Checks a convolution geometry; CN_OK or CN_ERR_INVALID_ARGUMENT / CN_ERR_TOO_LARGE. */
+CN_API int cn_conv2d_check(const cn_conv2d_geom* g);
+
+/* y[N,Cout,Ho,Wo] = conv(x[N,Cin,H,W], w[Cout,Cin,kh,kw]); PyTorch cross-correlation, zero padding, no bias. */
+CN_API int cn_conv2d_forward_f32(const cn_conv2d_geom* g, const float* x, const float* w, float* y);
+CN_API int cn_conv2d_forward_f64(const cn_conv2d_geom* g, const double* x, const double* w, double* y);
+
+/* gx[N,Cin,H,W] = d<y,gy>/dx: transposed convolution of gy[N,Cout,Ho,Wo] with w. Overwrites gx. */
+CN_API int cn_conv2d_input_grad_f32(const cn_conv2d_geom* g, const float* gy, const float* w, float* gx);
+CN_API int cn_conv2d_input_grad_f64(const cn_conv2d_geom* g, const double* gy, const double* w, double* gx);
+
+/* gw[Cout,Cin,kh,kw] = d<y,gy>/dw summed over the batch. Overwrites gw (zeros when n == 0). */
+CN_API int cn_conv2d_weight_grad_f32(const cn_conv2d_geom* g, const float* x, const float* gy, float* gw);
+CN_API int cn_conv2d_weight_grad_f64(const cn_conv2d_geom* g, const double* x, const double* gy, double* gw);
+
+/* cols[N, Cin*kh*kw, Ho*Wo] exactly as torch.nn.functional.unfold (row index = (c*kh + i)*kw + j). c_out is ignored. */
+CN_API int cn_unfold_f32(const cn_conv2d_geom* g, const float* x, float* cols);
+CN_API int cn_unfold_f64(const cn_conv2d_geom* g, const double* x, double* cols);
+
+/* x[N,Cin,H,W] = adjoint of unfold applied to cols (overlaps summed, padding dropped). Overwrites x. c_out is ignored. */
+CN_API int cn_fold_f32(const cn_conv2d_geom* g, const float* cols, float* x);
+CN_API int cn_fold_f64(const cn_conv2d_geom* g, const double* cols, double* x);
+
+/*
+ * 2-D max-pooling geometry (no dilation, floor mode).
+ * Valid when n >= 0; c, h, w, kh, kw, stride_h, stride_w >= 1; 0 <= pad_h <= kh/2, 0 <= pad_w <= kw/2
+ * (as PyTorch requires); h + 2*pad_h >= kh, w + 2*pad_w >= kw; h_out == (h + 2*pad_h - kh)/stride_h + 1,
+ * w_out likewise.
+ */
+typedef struct {
+    int64_t n, c, h, w, kh, kw, stride_h, stride_w, pad_h, pad_w, h_out, w_out;
+} cn_pool2d_geom;
+
+CN_API int cn_pool2d_check(const cn_pool2d_geom* g);
+
+/*
+ * y[N,C,Ho,Wo] = max over each window of x[N,C,H,W]; argmax[N,C,Ho,Wo] = flat index into x (over all of
+ * N*C*H*W, not per plane as PyTorch's indices) of the chosen element. Padding counts as -inf and is never
+ * chosen; ties keep the first element in row-major window order; NaN propagates: a NaN in the window is the
+ * result and, as in PyTorch's CPU kernel, the last NaN in window order is the one indexed.
+ * argmax may be NULL when not needed.
+ */
+CN_API int cn_maxpool2d_forward_f32(const cn_pool2d_geom* g, const float* x, float* y, int64_t* argmax);
+CN_API int cn_maxpool2d_forward_f64(const cn_pool2d_geom* g, const double* x, double* y, int64_t* argmax);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CURVNATIVE_H */

@@ -1,0 +1,586 @@
+// libcurvnative: convolution / unfold / fold / max-pooling kernels behind a flat C ABI.
+// Convolutions are im2col + one OpenBLAS GEMM per batch chunk; the memory-bound parts
+// run on a small thread pool (parallel.hpp). Nothing here throws across the ABI.
+
+#include "curvnative.h"
+
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <type_traits>
+
+#include "parallel.hpp"
+
+// CBLAS prototypes (declared here to avoid depending on one vendor's cblas.h; blasint is 32-bit int
+// in Debian's OpenBLAS, enums are passed as int).
+extern "C" {
+void cblas_sgemm(int order, int transa, int transb, int m, int n, int k, float alpha, const float* a,
+                 int lda, const float* b, int ldb, float beta, float* c, int ldc);
+void cblas_dgemm(int order, int transa, int transb, int m, int n, int k, double alpha, const double* a,
+                 int lda, const double* b, int ldb, double beta, double* c, int ldc);
+}
+
+namespace cn {
+namespace {
+
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+
+// ---------------------------------------------------------------------------------------------
+// Error handling
+
+struct Error {
+    int status;
+};
+
+[[noreturn]] void fail(int status) { throw Error{status}; }
+
+template <class F>
+int guarded(F&& f) noexcept {
+    try {
+        f();
+        return CN_OK;
+    } catch (const Error& e) {
+        return e.status;
+    } catch (const std::bad_alloc&) {
+        return CN_ERR_OUT_OF_MEMORY;
+    } catch (...) {
+        return CN_ERR_INTERNAL;
+    }
+}
+
+int64_t mul(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_mul_overflow(a, b, &r)) fail(CN_ERR_TOO_LARGE);
+    return r;
+}
+int64_t add(int64_t a, int64_t b) {
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r)) fail(CN_ERR_TOO_LARGE);
+    return r;
+}
+int as_blas_int(int64_t v) {
+    if (v < 0 || v > INT_MAX) fail(CN_ERR_TOO_LARGE);
+    return static_cast<int>(v);
+}
+void require(bool ok) {
+    if (!ok) fail(CN_ERR_INVALID_ARGUMENT);
+}
+// A pointer may be null only when it addresses nothing.
+template <class P>
+void require_ptr(P* p, int64_t count) {
+    if (count > 0 && p == nullptr) fail(CN_ERR_INVALID_ARGUMENT);
+}
+
+// Floor / ceil division for a possibly negative numerator and a positive denominator.
+inline int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+inline int64_t ceil_div(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
+
+// ---------------------------------------------------------------------------------------------
+// Geometry
+
+struct Conv {
+    int64_t n, cin, h, w, cout, kh, kw, sh, sw, ph, pw, ho, wo;
+    int64_t hw;      // h * w
+    int64_t howo;    // ho * wo
+    int64_t k;       // cin * kh * kw
+    int64_t x_size;  // n * cin * h * w
+    int64_t y_size;  // n * cout * ho * wo
+    int64_t w_size;  // cout * k
+    int64_t cols_size;  // n * k * howo
+    bool pointwise;     // 1x1, stride 1, no padding: cols == x
+};
+
+// need_cout: c_out is part of the geometry (it is ignored by unfold/fold).
+void check_conv(const cn_conv2d_geom* g, bool need_cout, Conv& c) {
+    require(g != nullptr);
+    require(g->n >= 0 && g->c_in >= 1 && g->h >= 1 && g->w >= 1 && g->kh >= 1 && g->kw >= 1);
+    require(g->stride_h >= 1 && g->stride_w >= 1 && g->pad_h >= 0 && g->pad_w >= 0);
+    if (need_cout) require(g->c_out >= 1);
+    int64_t hp = add(g->h, mul(2, g->pad_h)), wp = add(g->w, mul(2, g->pad_w));
+    require(hp >= g->kh && wp >= g->kw);
+    require(g->h_out == (hp - g->kh) / g->stride_h + 1 && g->w_out == (wp - g->kw) / g->stride_w + 1);
+    c.n = g->n; c.cin = g->c_in; c.h = g->h; c.w = g->w; c.cout = need_cout ? g->c_out : 1;
+    c.kh = g->kh; c.kw = g->kw; c.sh = g->stride_h; c.sw = g->stride_w; c.ph = g->pad_h; c.pw = g->pad_w;
+    c.ho = g->h_out; c.wo = g->w_out;
+    c.hw = mul(c.h, c.w);
+    c.howo = mul(c.ho, c.wo);
+    c.k = mul(mul(c.cin, c.kh), c.kw);
+    c.x_size = mul(mul(c.n, c.cin), c.hw);
+    c.y_size = mul(mul(c.n, c.cout), c.howo);
+    c.w_size = mul(c.cout, c.k);
+    c.cols_size = mul(mul(c.n, c.k), c.howo);
+    // Everything must also be addressable in bytes.
+    mul(std::max({c.x_size, c.y_size, c.w_size, c.cols_size}), static_cast<int64_t>(sizeof(double)));
+    c.pointwise = c.kh == 1 && c.kw == 1 && c.sh == 1 && c.sw == 1 && c.ph == 0 && c.pw == 0;
+}
+
+struct Pool {
+    int64_t n, c, h, w, kh, kw, sh, sw, ph, pw, ho, wo;
+    int64_t x_size, y_size;
+};
+
+void check_pool(const cn_pool2d_geom* g, Pool& p) {
+    require(g != nullptr);
+    require(g->n >= 0 && g->c >= 1 && g->h >= 1 && g->w >= 1 && g->kh >= 1 && g->kw >= 1);
+    require(g->stride_h >= 1 && g->stride_w >= 1 && g->pad_h >= 0 && g->pad_w >= 0);
+    require(g->pad_h <= g->kh / 2 && g->pad_w <= g->kw / 2);
+    int64_t hp = add(g->h, mul(2, g->pad_h)), wp = add(g->w, mul(2, g->pad_w));
+    require(hp >= g->kh && wp >= g->kw);
+    require(g->h_out == (hp - g->kh) / g->stride_h + 1 && g->w_out == (wp - g->kw) / g->stride_w + 1);
+    p.n = g->n; p.c = g->c; p.h = g->h; p.w = g->w; p.kh = g->kh; p.kw = g->kw;
+    p.sh = g->stride_h; p.sw = g->stride_w; p.ph = g->pad_h; p.pw = g->pad_w; p.ho = g->h_out; p.wo = g->w_out;
+    p.x_size = mul(mul(mul(p.n, p.c), p.h), p.w);
+    p.y_size = mul(mul(mul(p.n, p.c), p.ho), p.wo);
+    mul(std::max(p.x_size, p.y_size), static_cast<int64_t>(sizeof(double)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scratch: per-thread, reused across calls; buffers above kKeepBytes are released after the call.
+
+constexpr size_t kKeepBytes = size_t{64} << 20;
+
+struct ScratchSlot {
+    void* ptr = nullptr;
+    size_t cap = 0;
+    ~ScratchSlot() { std::free(ptr); }
+};
+
+thread_local ScratchSlot t_scratch[2];
+
+class Scratch {
+public:
+    template <class T>
+    static T* get(int slot, int64_t count, Scratch& lease) {
+        size_t bytes = static_cast<size_t>(mul(std::max<int64_t>(count, 1), sizeof(T)));
+        bytes = (bytes + 63) / 64 * 64;
+        ScratchSlot& s = t_scratch[slot];
+        if (s.cap < bytes) {
+            std::free(s.ptr);
+            s.ptr = nullptr;
+            s.cap = 0;
+            void* p = std::aligned_alloc(64, bytes);
+            if (p == nullptr) throw std::bad_alloc();
+            s.ptr = p;
+            s.cap = bytes;
+        }
+        lease.used_[slot] = true;
+        return static_cast<T*>(s.ptr);
+    }
+    Scratch() = default;
+    Scratch(const Scratch&) = delete;
+    Scratch& operator=(const Scratch&) = delete;
+    ~Scratch() {
+        for (int i = 0; i < 2; ++i) {
+            ScratchSlot& s = t_scratch[i];
+            if (used_[i] && s.cap > kKeepBytes) {
+                std::free(s.ptr);
+                s.ptr = nullptr;
+                s.cap = 0;
+            }
+        }
+    }
+
+private:
+    bool used_[2] = {false, false};
+};
+
+// ---------------------------------------------------------------------------------------------
+// GEMM dispatch (row-major)
+
+inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+                 const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+    cblas_sgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, as_blas_int(m), as_blas_int(n),
+                as_blas_int(k), alpha, a, as_blas_int(lda), b, as_blas_int(ldb), beta, c, as_blas_int(ldc));
+}
+inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a, int64_t lda,
+                 const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+    cblas_dgemm(kRowMajor, ta ? kTrans : kNoTrans, tb ? kTrans : kNoTrans, as_blas_int(m), as_blas_int(n),
+                as_blas_int(k), alpha, a, as_blas_int(lda), b, as_blas_int(ldb), beta, c, as_blas_int(ldc));
+}
+
+// ---------------------------------------------------------------------------------------------
+// im2col / col2im on one image. cols row r = (c*kh + i)*kw + j, column oh*wo + ow, row stride ld.
+
+// Output columns [lo, hi) of a kernel tap j whose input column ow*s - p + j lies in [0, w).
+inline void valid_range(int64_t j, int64_t s, int64_t p, int64_t w, int64_t wo, int64_t& lo, int64_t& hi) {
+    lo = std::clamp<int64_t>(ceil_div(p - j, s), 0, wo);
+    hi = std::clamp<int64_t>(floor_div(w - 1 + p - j, s) + 1, lo, wo);
+}
+
+template <class T>
+void im2col_rows(const Conv& c, const T* x, T* cols, int64_t ld, int64_t row_begin, int64_t row_end) {
+    for (int64_t r = row_begin; r < row_end; ++r) {
+        const int64_t ch = r / (c.kh * c.kw);
+        const int64_t i = (r / c.kw) % c.kh;
+        const int64_t j = r % c.kw;
+        const T* plane = x + ch * c.hw;
+        T* dst = cols + r * ld;
+        int64_t lo, hi;
+        valid_range(j, c.sw, c.pw, c.w, c.wo, lo, hi);
+        for (int64_t oh = 0; oh < c.ho; ++oh, dst += c.wo) {
+            const int64_t ih = oh * c.sh - c.ph + i;
+            if (ih < 0 || ih >= c.h || lo >= hi) {
+                std::fill(dst, dst + c.wo, T(0));
+                continue;
+            }
+            // Input column of output column ow is ow*sw + off; it is inside the row for ow in [lo, hi).
+            const T* row = plane + ih * c.w;
+            const int64_t off = j - c.pw;
+            std::fill(dst, dst + lo, T(0));
+            if (c.sw == 1) {
+                std::memcpy(dst + lo, row + (lo + off), static_cast<size_t>(hi - lo) * sizeof(T));
+            } else {
+                for (int64_t ow = lo; ow < hi; ++ow) dst[ow] = row[ow * c.sw + off];
+            }
+            std::fill(dst + hi, dst + c.wo, T(0));
+        }
+    }
+}
+
+// x[ch] for ch in [ch_begin, ch_end) = sum of the matching cols rows (planes are zeroed first).
+template <class T>
+void col2im_channels(const Conv& c, const T* cols, int64_t ld, T* x, int64_t ch_begin, int64_t ch_end) {
+    for (int64_t ch = ch_begin; ch < ch_end; ++ch) {
+        T* plane = x + ch * c.hw;
+        std::fill(plane, plane + c.hw, T(0));
+        for (int64_t i = 0; i < c.kh; ++i) {
+            for (int64_t j = 0; j < c.kw; ++j) {
+                const T* src = cols + ((ch * c.kh + i) * c.kw + j) * ld;
+                int64_t lo, hi;
+                valid_range(j, c.sw, c.pw, c.w, c.wo, lo, hi);
+                if (lo >= hi) continue;
+                for (int64_t oh = 0; oh < c.ho; ++oh, src += c.wo) {
+                    const int64_t ih = oh * c.sh - c.ph + i;
+                    if (ih < 0 || ih >= c.h) continue;
+                    T* row = plane + ih * c.w;
+                    const int64_t off = j - c.pw;
+                    if (c.sw == 1) {
+                        T* d = row + (lo + off);
+                        const T* s = src + lo;
+                        const int64_t len = hi - lo;
+                        for (int64_t q = 0; q < len; ++q) d[q] += s[q];
+                    } else {
+                        for (int64_t ow = lo; ow < hi; ++ow) row[ow * c.sw + off] += src[ow];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Unfolds images [b0, b0+nb) into cols laid out [K, nb*howo] (image b at column offset b*howo).
+template <class T>
+void im2col_chunk(const Conv& c, const T* x, int64_t b0, int64_t nb, T* cols) {
+    const int64_t ld = nb * c.howo;
+    ThreadPool::instance().parallel_for(nb * c.k, static_cast<double>(c.howo), [&](int64_t t0, int64_t t1) {
+        // Task t = b * k + row.
+        for (int64_t t = t0; t < t1;) {
+            const int64_t b = t / c.k, r0 = t % c.k;
+            const int64_t r1 = std::min(c.k, r0 + (t1 - t));
+            im2col_rows(c, x + (b0 + b) * c.cin * c.hw, cols + b * c.howo, ld, r0, r1);
+            t += r1 - r0;
+        }
+    });
+}
+
+template <class T>
+void col2im_chunk(const Conv& c, const T* cols, int64_t b0, int64_t nb, T* x) {
+    const int64_t ld = nb * c.howo;
+    const double cost = static_cast<double>(c.kh * c.kw * c.howo + c.hw);
+    ThreadPool::instance().parallel_for(nb * c.cin, cost, [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1;) {
+            const int64_t b = t / c.cin, c0 = t % c.cin;
+            const int64_t c1 = std::min(c.cin, c0 + (t1 - t));
+            col2im_channels(c, cols + b * c.howo, ld, x + (b0 + b) * c.cin * c.hw, c0, c1);
+            t += c1 - c0;
+        }
+    });
+}
+
+// [nb][rows][howo] (batch-major, e.g. y or gy) <-> [rows][nb*howo] (GEMM layout).
+template <class T>
+void batch_to_gemm(const T* src, int64_t nb, int64_t rows, int64_t howo, T* dst) {
+    ThreadPool::instance().parallel_for(nb * rows, static_cast<double>(howo), [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / rows, r = t % rows;
+            std::memcpy(dst + (r * nb + b) * howo, src + t * howo, static_cast<size_t>(howo) * sizeof(T));
+        }
+    });
+}
+template <class T>
+void gemm_to_batch(const T* src, int64_t nb, int64_t rows, int64_t howo, T* dst) {
+    ThreadPool::instance().parallel_for(nb * rows, static_cast<double>(howo), [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+            const int64_t b = t / rows, r = t % rows;
+            std::memcpy(dst + t * howo, src + (r * nb + b) * howo, static_cast<size_t>(howo) * sizeof(T));
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch chunking: how many images share one GEMM. Small images are batched so that the GEMM's
+// column count is large enough to be efficient and threaded; the unfolded chunk is kept within a
+// cache-friendly budget. A chunk of one image writes straight into the output (no copy).
+
+constexpr int64_t kTargetColumns = 1024;
+constexpr int64_t kChunkBudgetBytes = int64_t{4} << 20;
+
+template <class T>
+int64_t chunk_images(const Conv& c) {
+    if (c.n <= 1 || c.howo >= kTargetColumns) return 1;
+    int64_t want = (kTargetColumns + c.howo - 1) / c.howo;
+    int64_t per_image = mul(mul(c.k, c.howo), sizeof(T));
+    int64_t fit = std::max<int64_t>(1, kChunkBudgetBytes / std::max<int64_t>(per_image, 1));
+    int64_t nb = std::min({want, fit, c.n});
+    // GEMM column count must fit a 32-bit BLAS int.
+    while (nb > 1 && mul(nb, c.howo) > INT_MAX) nb /= 2;
+    return std::max<int64_t>(nb, 1);
+}
+
+constexpr int64_t kPointwiseMinColumns = 256;
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+template <class T>
+int conv_forward(const cn_conv2d_geom* g, const T* x, const T* w, T* y) {
+    return guarded([&] {
+        Conv c;
+        check_conv(g, true, c);
+        require_ptr(x, c.x_size);
+        require_ptr(w, c.w_size);
+        require_ptr(y, c.y_size);
+        if (c.n == 0) return;
+        if (c.pointwise && c.howo >= kPointwiseMinColumns) {
+            for (int64_t b = 0; b < c.n; ++b)
+                gemm(false, false, c.cout, c.howo, c.cin, T(1), w, c.cin, x + b * c.cin * c.hw, c.howo, T(0),
+                     y + b * c.cout * c.howo, c.howo);
+            return;
+        }
+        Scratch lease;
+        const int64_t nb = chunk_images<T>(c);
+        T* cols = Scratch::get<T>(0, mul(mul(c.k, nb), c.howo), lease);
+        T* out = nb > 1 ? Scratch::get<T>(1, mul(mul(c.cout, nb), c.howo), lease) : nullptr;
+        for (int64_t b0 = 0; b0 < c.n; b0 += nb) {
+            const int64_t bc = std::min(nb, c.n - b0), p = bc * c.howo;
+            im2col_chunk(c, x, b0, bc, cols);
+            if (bc == 1 && nb == 1) {
+                gemm(false, false, c.cout, p, c.k, T(1), w, c.k, cols, p, T(0), y + b0 * c.cout * c.howo, p);
+            } else {
+                gemm(false, false, c.cout, p, c.k, T(1), w, c.k, cols, p, T(0), out, p);
+                gemm_to_batch(out, bc, c.cout, c.howo, y + b0 * c.cout * c.howo);
+            }
+        }
+    });
+}
+
+template <class T>
+int conv_input_grad(const cn_conv2d_geom* g, const T* gy, const T* w, T* gx) {
+    return guarded([&] {
+        Conv c;
+        check_conv(g, true, c);
+        require_ptr(gy, c.y_size);
+        require_ptr(w, c.w_size);
+        require_ptr(gx, c.x_size);
+        if (c.n == 0) return;
+        if (c.pointwise && c.howo >= kPointwiseMinColumns) {
+            for (int64_t b = 0; b < c.n; ++b)
+                gemm(true, false, c.cin, c.howo, c.cout, T(1), w, c.cin, gy + b * c.cout * c.howo, c.howo, T(0),
+                     gx + b * c.cin * c.hw, c.howo);
+            return;
+        }
+        Scratch lease;
+        const int64_t nb = chunk_images<T>(c);
+        T* dcols = Scratch::get<T>(0, mul(mul(c.k, nb), c.howo), lease);
+        T* gyt = nb > 1 ? Scratch::get<T>(1, mul(mul(c.cout, nb), c.howo), lease) : nullptr;
+        for (int64_t b0 = 0; b0 < c.n; b0 += nb) {
+            const int64_t bc = std::min(nb, c.n - b0), p = bc * c.howo;
+            const T* g_chunk = gy + b0 * c.cout * c.howo;
+            if (bc > 1) {
+                batch_to_gemm(g_chunk, bc, c.cout, c.howo, gyt);
+                g_chunk = gyt;
+            }
+            gemm(true, false, c.k, p, c.cout, T(1), w, c.k, g_chunk, p, T(0), dcols, p);
+            col2im_chunk(c, dcols, b0, bc, gx);
+        }
+    });
+}
+
+template <class T>
+int conv_weight_grad(const cn_conv2d_geom* g, const T* x, const T* gy, T* gw) {
+    return guarded([&] {
+        Conv c;
+        check_conv(g, true, c);
+        require_ptr(x, c.x_size);
+        require_ptr(gy, c.y_size);
+        require_ptr(gw, c.w_size);
+        if (c.n == 0) {
+            std::fill(gw, gw + c.w_size, T(0));
+            return;
+        }
+        if (c.pointwise && c.howo >= kPointwiseMinColumns) {
+            for (int64_t b = 0; b < c.n; ++b)
+                gemm(false, true, c.cout, c.cin, c.howo, T(1), gy + b * c.cout * c.howo, c.howo,
+                     x + b * c.cin * c.hw, c.howo, b == 0 ? T(0) : T(1), gw, c.cin);
+            return;
+        }
+        Scratch lease;
+        const int64_t nb = chunk_images<T>(c);
+        T* cols = Scratch::get<T>(0, mul(mul(c.k, nb), c.howo), lease);
+        T* gyt = nb > 1 ? Scratch::get<T>(1, mul(mul(c.cout, nb), c.howo), lease) : nullptr;
+        for (int64_t b0 = 0; b0 < c.n; b0 += nb) {
+            const int64_t bc = std::min(nb, c.n - b0), p = bc * c.howo;
+            im2col_chunk(c, x, b0, bc, cols);
+            const T* g_chunk = gy + b0 * c.cout * c.howo;
+            if (bc > 1) {
+                batch_to_gemm(g_chunk, bc, c.cout, c.howo, gyt);
+                g_chunk = gyt;
+            }
+            gemm(false, true, c.cout, c.k, p, T(1), g_chunk, p, cols, p, b0 == 0 ? T(0) : T(1), gw, c.k);
+        }
+    });
+}
+
+template <class T>
+int unfold(const cn_conv2d_geom* g, const T* x, T* cols) {
+    return guarded([&] {
+        Conv c;
+        check_conv(g, false, c);
+        require_ptr(x, c.x_size);
+        require_ptr(cols, c.cols_size);
+        // Task t = b * k + row; each writes one row of one image's [k, howo] block.
+        ThreadPool::instance().parallel_for(c.n * c.k, static_cast<double>(c.howo), [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1;) {
+                const int64_t b = t / c.k, r0 = t % c.k;
+                const int64_t r1 = std::min(c.k, r0 + (t1 - t));
+                im2col_rows(c, x + b * c.cin * c.hw, cols + b * c.k * c.howo, c.howo, r0, r1);
+                t += r1 - r0;
+            }
+        });
+    });
+}
+
+template <class T>
+int fold(const cn_conv2d_geom* g, const T* cols, T* x) {
+    return guarded([&] {
+        Conv c;
+        check_conv(g, false, c);
+        require_ptr(cols, c.cols_size);
+        require_ptr(x, c.x_size);
+        const double cost = static_cast<double>(c.kh * c.kw * c.howo + c.hw);
+        ThreadPool::instance().parallel_for(c.n * c.cin, cost, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1;) {
+                const int64_t b = t / c.cin, c0 = t % c.cin;
+                const int64_t c1 = std::min(c.cin, c0 + (t1 - t));
+                col2im_channels(c, cols + b * c.k * c.howo, c.howo, x + b * c.cin * c.hw, c0, c1);
+                t += c1 - c0;
+            }
+        });
+    });
+}
+
+template <class T>
+int maxpool_forward(const cn_pool2d_geom* g, const T* x, T* y, int64_t* argmax) {
+    return guarded([&] {
+        Pool p;
+        check_pool(g, p);
+        require_ptr(x, p.x_size);
+        require_ptr(y, p.y_size);
+        const int64_t planes = p.n * p.c, hw = p.h * p.w, howo = p.ho * p.wo;
+        const double cost = static_cast<double>(howo * p.kh * p.kw);
+        ThreadPool::instance().parallel_for(planes, cost, [&](int64_t t0, int64_t t1) {
+            for (int64_t t = t0; t < t1; ++t) {
+                const T* plane = x + t * hw;
+                T* out = y + t * howo;
+                int64_t* idx = argmax ? argmax + t * howo : nullptr;
+                for (int64_t oh = 0; oh < p.ho; ++oh) {
+                    const int64_t h0 = oh * p.sh - p.ph;
+                    const int64_t hs = std::max<int64_t>(h0, 0), he = std::min(h0 + p.kh, p.h);
+                    for (int64_t ow = 0; ow < p.wo; ++ow) {
+                        const int64_t w0 = ow * p.sw - p.pw;
+                        const int64_t ws = std::max<int64_t>(w0, 0), we = std::min(w0 + p.kw, p.w);
+                        // pad <= k/2 guarantees hs < he and ws < we.
+                        int64_t best = hs * p.w + ws;
+                        T m = -std::numeric_limits<T>::infinity();
+                        for (int64_t ih = hs; ih < he; ++ih) {
+                            for (int64_t iw = ws; iw < we; ++iw) {
+                                const T v = plane[ih * p.w + iw];
+                                if (v > m || std::isnan(v)) {
+                                    m = v;
+                                    best = ih * p.w + iw;
+                                }
+                            }
+                        }
+                        out[oh * p.wo + ow] = m;
+                        if (idx) idx[oh * p.wo + ow] = t * hw + best;
+                    }
+                }
+            }
+        });
+    });
+}
+
+}  // namespace
+}  // namespace cn
+
+// ---------------------------------------------------------------------------------------------
+// C ABI
+
+extern "C" {
+
+CN_API int cn_version(void) { return CN_VERSION; }
+
+CN_API const char* cn_status_message(int status) {
+    switch (status) {
+        case CN_OK: return "ok";
+        case CN_ERR_INVALID_ARGUMENT:
+            return "invalid argument: inconsistent geometry or a null pointer for a non-empty tensor";
+        case CN_ERR_OUT_OF_MEMORY: return "out of memory while allocating native scratch space";
+        case CN_ERR_TOO_LARGE:
+            return "sizes too large: an element count overflows 64 bits or a GEMM dimension exceeds 2^31-1";
+        case CN_ERR_INTERNAL: return "internal error in libcurvnative (unexpected C++ exception)";
+        default: return "unknown libcurvnative status code";
+    }
+}
+
+CN_API int cn_conv2d_check(const cn_conv2d_geom* g) {
+    return cn::guarded([&] { cn::Conv c; cn::check_conv(g, true, c); });
+}
+CN_API int cn_pool2d_check(const cn_pool2d_geom* g) {
+    return cn::guarded([&] { cn::Pool p; cn::check_pool(g, p); });
+}
+
+CN_API int cn_conv2d_forward_f32(const cn_conv2d_geom* g, const float* x, const float* w, float* y) {
+    return cn::conv_forward(g, x, w, y);
+}
+CN_API int cn_conv2d_forward_f64(const cn_conv2d_geom* g, const double* x, const double* w, double* y) {
+    return cn::conv_forward(g, x, w, y);
+}
+CN_API int cn_conv2d_input_grad_f32(const cn_conv2d_geom* g, const float* gy, const float* w, float* gx) {
+    return cn::conv_input_grad(g, gy, w, gx);
+}
+CN_API int cn_conv2d_input_grad_f64(const cn_conv2d_geom* g, const double* gy, const double* w, double* gx) {
+    return cn::conv_input_grad(g, gy, w, gx);
+}
+CN_API int cn_conv2d_weight_grad_f32(const cn_conv2d_geom* g, const float* x, const float* gy, float* gw) {
+    return cn::conv_weight_grad(g, x, gy, gw);
+}
+CN_API int cn_conv2d_weight_grad_f64(const cn_conv2d_geom* g, const double* x, const double* gy, double* gw) {
+    return cn::conv_weight_grad(g, x, gy, gw);
+}
+CN_API int cn_unfold_f32(const cn_conv2d_geom* g, const float* x, float* cols) { return cn::unfold(g, x, cols); }
+CN_API int cn_unfold_f64(const cn_conv2d_geom* g, const double* x, double* cols) { return cn::unfold(g, x, cols); }
+CN_API int cn_fold_f32(const cn_conv2d_geom* g, const float* cols, float* x) { return cn::fold(g, cols, x); }
+CN_API int cn_fold_f64(const cn_conv2d_geom* g, const double* cols, double* x) { return cn::fold(g, cols, x); }
+CN_API int cn_maxpool2d_forward_f32(const cn_pool2d_geom* g, const float* x, float* y, int64_t* argmax) {
+    return cn::maxpool_forward(g, x, y, argmax);
+}
+CN_API int cn_maxpool2d_forward_f64(const cn_pool2d_geom* g, const double* x, double* y, int64_t* argmax) {
+    return cn::maxpool_forward(g, x, y, argmax);
+}
+
+}  // extern "C"

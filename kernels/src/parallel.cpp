@@ -1,0 +1,109 @@
+#include "parallel.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CN_PAUSE() _mm_pause()
+#else
+#define CN_PAUSE() ((void)0)
+#endif
+
+namespace cn {
+
+namespace {
+
+int configured_threads() {
+    if (const char* env = std::getenv("CURVNATIVE_NUM_THREADS")) {
+        char* end = nullptr;
+        long v = std::strtol(env, &end, 10);
+        if (end != env && v >= 1) return static_cast<int>(std::min(v, 64L));
+    }
+    unsigned hw = std::thread::hardware_concurrency();
+    if (hw == 0) hw = 1;
+    return static_cast<int>(std::min(hw, 16u));
+}
+
+// Below this much estimated work (roughly "elements touched") a wake-up is not worth it.
+constexpr double kMinParallelWork = 32768.0;
+constexpr int kSpinIterations = 4000;
+
+}  // namespace
+
+ThreadPool& ThreadPool::instance() {
+    // Deliberately leaked: worker threads must never be joined from a static destructor
+    // while the host runtime (e.g. .NET) is shutting down.
+    static ThreadPool* pool = new ThreadPool(configured_threads());
+    return *pool;
+}
+
+ThreadPool::ThreadPool(int threads) {
+    try {
+        for (int i = 1; i < threads; ++i) {
+            workers_.emplace_back([this, i] { worker_loop(i); });
+            workers_.back().detach();
+        }
+    } catch (...) {
+        // Could not start (all) threads: run with whatever started.
+    }
+}
+
+void ThreadPool::worker_loop(int index) {
+    uint64_t seen = 0;
+    for (;;) {
+        uint64_t gen = generation_.load(std::memory_order_acquire);
+        if (gen == seen) {
+            for (int spin = 0; spin < kSpinIterations && gen == seen; ++spin) {
+                CN_PAUSE();
+                gen = generation_.load(std::memory_order_acquire);
+            }
+            if (gen == seen) {
+                std::unique_lock<std::mutex> lock(m_);
+                cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
+                gen = generation_.load(std::memory_order_acquire);
+            }
+        }
+        seen = gen;
+        if (index < parts_) {
+            int64_t begin = count_ * index / parts_;
+            int64_t end = count_ * (index + 1) / parts_;
+            if (begin < end) fn_(ctx_, begin, end);
+        }
+        pending_.fetch_sub(1, std::memory_order_acq_rel);
+    }
+}
+
+void ThreadPool::run(int64_t count, double cost_per_item, Fn fn, void* ctx) {
+    if (count <= 0) return;
+    int threads = size();
+    if (threads <= 1 || count == 1 || static_cast<double>(count) * cost_per_item < kMinParallelWork) {
+        fn(ctx, 0, count);
+        return;
+    }
+    std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
+    if (!busy.owns_lock()) {
+        fn(ctx, 0, count);
+        return;
+    }
+    int parts = static_cast<int>(std::min<int64_t>(threads, count));
+    {
+        std::lock_guard<std::mutex> lock(m_);
+        fn_ = fn;
+        ctx_ = ctx;
+        count_ = count;
+        parts_ = parts;
+        // Every worker acknowledges the generation; those without a part decrement at once.
+        pending_.store(static_cast<int>(workers_.size()), std::memory_order_release);
+        generation_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    cv_.notify_all();
+    int64_t end0 = count / parts;
+    if (end0 > 0) fn(ctx, 0, end0);
+    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+        if (spin < kSpinIterations) CN_PAUSE();
+        else std::this_thread::yield();
+    }
+}
+
+}  // namespace cn

@@ -1,0 +1,54 @@
+// Minimal persistent thread pool for the memory-bound loops (im2col, col2im, copies, pooling).
+// GEMMs are threaded by OpenBLAS itself; this pool only runs between them, and its workers block
+// on a condition variable (after a short spin) so they do not steal cores from OpenBLAS.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace cn {
+
+class ThreadPool {
+public:
+    static ThreadPool& instance();
+
+    int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+    // Runs body(begin, end) over [0, count) split into at most size() contiguous ranges.
+    // Falls back to running inline when the pool is busy (concurrent callers) or when
+    // the total work (count * cost_per_item) is too small to pay for a wake-up.
+    // body must not throw.
+    template <class F>
+    void parallel_for(int64_t count, double cost_per_item, F&& body) {
+        run(count, cost_per_item, &invoke<std::remove_reference_t<F>>,
+            const_cast<void*>(static_cast<const void*>(&body)));
+    }
+
+private:
+    using Fn = void (*)(void*, int64_t, int64_t);
+    template <class F>
+    static void invoke(void* ctx, int64_t begin, int64_t end) {
+        (*static_cast<F*>(ctx))(begin, end);
+    }
+    void run(int64_t count, double cost_per_item, Fn fn, void* ctx);
+    explicit ThreadPool(int threads);
+    void worker_loop(int index);
+
+    std::vector<std::thread> workers_;
+    std::mutex busy_;                 // one parallel_for at a time
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<int> pending_{0};
+    Fn fn_ = nullptr;
+    void* ctx_ = nullptr;
+    int64_t count_ = 0;
+    int parts_ = 0;
+};
+
+}  // namespace cn
