@@ -63,6 +63,11 @@ public class PrimitiveDerivativeTests
         ["gather"] = (a => F.GatherFlat(a[0] * a[0], [5, 0, 3, 3], [2, 2]), Inputs([2, 3])),
         ["scatter"] = (a => F.ScatterAddFlat(F.Exp(a[0]), [5, 0, 3, 3], [2, 3]), Inputs([4])),
         ["avgpool"] = (a => F.AvgPool2d(a[0] * a[0], 2, 1), Inputs([2, 2, 4, 5])),
+        ["conv2d"] = (a => F.Conv2d(a[0], a[1], stride: 2, padding: 1), Inputs([2, 3, 6, 5], [4, 3, 3, 3])),
+        ["conv2d-tanh"] = (a => F.Tanh(F.Conv2d(F.Tanh(a[0]), a[1], stride: 1, padding: 2)), Inputs([1, 2, 5, 4], [3, 2, 3, 3])),
+        ["conv2d-k1-stride3"] = (a => F.Conv2d(a[0] * a[0], a[1], stride: 3), Inputs([2, 2, 7, 7], [2, 2, 1, 1])),
+        ["maxpool"] = (a => F.MaxPool2d(a[0] * a[0], 2, 2), Inputs([2, 2, 4, 6])),
+        ["maxpool-overlapping"] = (a => F.MaxPool2d(F.Exp(a[0]), 3, 2), Inputs([1, 2, 7, 7])),
         ["layernorm-composite"] = (a =>
         {
             var c = F.Sub(a[0], F.Mean(a[0], [-1], keepDims: true));
