@@ -7,7 +7,13 @@
  *  - Output buffers are fully overwritten (never accumulated into).
  *  - A pointer may be NULL only when the tensor it points to has zero elements.
  *  - Output buffers must not overlap input buffers.
- *  - Functions are thread-safe: scratch memory is thread-local.
+ *  - Functions are thread-safe: scratch memory is thread-local (buffers above 64 MiB are freed after
+ *    the call).
+ *  - Threading: convolutions split the batch between a small internal thread pool (size from
+ *    CURVNATIVE_NUM_THREADS, else OPENBLAS_NUM_THREADS, else the CPUs in the affinity mask), each thread
+ *    running single-threaded GEMMs; while such a call runs, OpenBLAS's global thread count is set to 1
+ *    and afterwards restored to the count found before (so a concurrent GEMM elsewhere in the process
+ *    runs single-threaded meanwhile). A batch that forms a single chunk uses OpenBLAS's own threading.
  */
 #ifndef CURVNATIVE_H
 #define CURVNATIVE_H

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <type_traits>
 
@@ -272,11 +273,110 @@ void col2im_channels(const Conv& c, const T* cols, int64_t ld, T* x, int64_t ch_
     }
 }
 
-// Unfolds images [b0, b0+nb) into cols laid out [K, nb*howo] (image b at column offset b*howo).
+// ---------------------------------------------------------------------------------------------
+// Execution plan.
+//
+// The batch is cut into chunks of nb images that share one GEMM (small images are batched so the GEMM
+// has enough columns; a chunk of one image writes straight into the output). When there are at least
+// two chunks and enough work, the chunks are split between the pool's threads and every thread runs
+// im2col -> GEMM -> col2im for its own chunks with a single-threaded GEMM, so the unfolded data stays
+// in that core's cache and nothing runs serially. OpenBLAS's own threading does poorly on these
+// short-and-wide GEMMs, so it is switched to one thread for the duration (see SerialBlas). With a
+// single chunk (e.g. one large image) the GEMM is threaded by OpenBLAS and the copies by the pool.
+
+constexpr int64_t kTargetColumns = 1024;
+constexpr int64_t kChunkBudgetBytes = int64_t{2} << 20;
+constexpr double kMinParallelFlops = 2.0e6;
+
 template <class T>
-void im2col_chunk(const Conv& c, const T* x, int64_t b0, int64_t nb, T* cols) {
-    const int64_t ld = nb * c.howo;
-    ThreadPool::instance().parallel_for(nb * c.k, static_cast<double>(c.howo), [&](int64_t t0, int64_t t1) {
+int64_t chunk_images(const Conv& c) {
+    if (c.n <= 1 || c.howo >= kTargetColumns) return 1;
+    int64_t want = (kTargetColumns + c.howo - 1) / c.howo;
+    int64_t per_image = mul(mul(std::max(c.k, c.cout), c.howo), sizeof(T));
+    int64_t fit = std::max<int64_t>(1, kChunkBudgetBytes / std::max<int64_t>(per_image, 1));
+    int64_t nb = std::min({want, fit, c.n});
+    // The GEMM column count must fit a 32-bit BLAS int.
+    while (nb > 1 && mul(nb, c.howo) > INT_MAX) nb /= 2;
+    return std::max<int64_t>(nb, 1);
+}
+
+struct Plan {
+    int64_t nb;       // images per chunk
+    int64_t chunks;   // ceil(n / nb)
+    int parts;        // threads working on disjoint chunk ranges (1 = sequential)
+    bool direct;      // pointwise conv with one image per chunk: x / gx serve as the columns
+    int64_t cols;     // per-part elements of the [k, nb*howo] column buffer (0 when direct)
+    int64_t rows_out; // per-part elements of the [cout, nb*howo] staging buffer (0 when nb == 1)
+};
+
+template <class T>
+Plan make_plan(const Conv& c) {
+    Plan p{};
+    p.nb = chunk_images<T>(c);
+    p.chunks = (c.n + p.nb - 1) / p.nb;
+    const double flops = 2.0 * static_cast<double>(c.n) * static_cast<double>(c.cout) *
+                         static_cast<double>(c.k) * static_cast<double>(c.howo);
+    p.parts = 1;
+    if (flops >= kMinParallelFlops) p.parts = static_cast<int>(std::min<int64_t>(ThreadPool::instance().size(), p.chunks));
+    p.direct = c.pointwise && p.nb == 1;
+    p.cols = p.direct ? 0 : mul(mul(c.k, p.nb), c.howo);
+    p.rows_out = p.nb > 1 ? mul(mul(c.cout, p.nb), c.howo) : 0;
+    return p;
+}
+
+// OpenBLAS (pthreads build) has no per-call thread count before 0.3.27: while any parallel-over-chunks
+// kernel runs, the global count is 1, and the count found before the first such kernel is restored after
+// the last. The symbols are weak so that another BLAS can still be linked (it is then left alone).
+extern "C" {
+int openblas_get_num_threads(void) __attribute__((weak));
+void openblas_set_num_threads(int) __attribute__((weak));
+}
+
+class SerialBlas {
+public:
+    SerialBlas() {
+        if (!openblas_get_num_threads || !openblas_set_num_threads) return;
+        std::lock_guard<std::mutex> lock(mu());
+        if (depth()++ == 0) {
+            saved() = openblas_get_num_threads();
+            if (saved() > 1) openblas_set_num_threads(1);
+        }
+    }
+    ~SerialBlas() {
+        if (!openblas_get_num_threads || !openblas_set_num_threads) return;
+        std::lock_guard<std::mutex> lock(mu());
+        if (--depth() == 0 && saved() > 1) openblas_set_num_threads(saved());
+    }
+    SerialBlas(const SerialBlas&) = delete;
+    SerialBlas& operator=(const SerialBlas&) = delete;
+
+private:
+    static std::mutex& mu() { static std::mutex m; return m; }
+    static int& depth() { static int d = 0; return d; }
+    static int& saved() { static int s = 1; return s; }
+};
+
+// Runs body(part, chunk_begin, chunk_end) for every part; in parallel (with serial BLAS) when parts > 1.
+// body must not throw.
+template <class F>
+void run_parts(const Plan& p, F&& body) {
+    if (p.parts <= 1) {
+        body(0, int64_t{0}, p.chunks, true);
+        return;
+    }
+    SerialBlas serial;
+    ThreadPool::instance().parallel_for(p.parts, 1e30, [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q)
+            body(static_cast<int>(q), p.chunks * q / p.parts, p.chunks * (q + 1) / p.parts, false);
+    });
+}
+
+// Unfolds images [b0, b0+bc) into cols laid out [K, bc*howo] (image b at column offset b*howo).
+// pooled: split the rows over the thread pool (only when the caller is not itself a pool task).
+template <class T>
+void im2col_chunk(const Conv& c, const T* x, int64_t b0, int64_t bc, T* cols, bool pooled) {
+    const int64_t ld = bc * c.howo;
+    auto body = [&](int64_t t0, int64_t t1) {
         // Task t = b * k + row.
         for (int64_t t = t0; t < t1;) {
             const int64_t b = t / c.k, r0 = t % c.k;
@@ -284,64 +384,42 @@ void im2col_chunk(const Conv& c, const T* x, int64_t b0, int64_t nb, T* cols) {
             im2col_rows(c, x + (b0 + b) * c.cin * c.hw, cols + b * c.howo, ld, r0, r1);
             t += r1 - r0;
         }
-    });
+    };
+    if (pooled) ThreadPool::instance().parallel_for(bc * c.k, static_cast<double>(c.howo), body);
+    else body(0, bc * c.k);
 }
 
 template <class T>
-void col2im_chunk(const Conv& c, const T* cols, int64_t b0, int64_t nb, T* x) {
-    const int64_t ld = nb * c.howo;
-    const double cost = static_cast<double>(c.kh * c.kw * c.howo + c.hw);
-    ThreadPool::instance().parallel_for(nb * c.cin, cost, [&](int64_t t0, int64_t t1) {
+void col2im_chunk(const Conv& c, const T* cols, int64_t b0, int64_t bc, T* x, bool pooled) {
+    const int64_t ld = bc * c.howo;
+    auto body = [&](int64_t t0, int64_t t1) {
         for (int64_t t = t0; t < t1;) {
             const int64_t b = t / c.cin, c0 = t % c.cin;
             const int64_t c1 = std::min(c.cin, c0 + (t1 - t));
             col2im_channels(c, cols + b * c.howo, ld, x + (b0 + b) * c.cin * c.hw, c0, c1);
             t += c1 - c0;
         }
-    });
+    };
+    const double cost = static_cast<double>(c.kh * c.kw * c.howo + c.hw);
+    if (pooled) ThreadPool::instance().parallel_for(bc * c.cin, cost, body);
+    else body(0, bc * c.cin);
 }
 
-// [nb][rows][howo] (batch-major, e.g. y or gy) <-> [rows][nb*howo] (GEMM layout).
+// [bc][rows][howo] (batch-major, e.g. y or gy) <-> [rows][bc*howo] (GEMM layout).
 template <class T>
-void batch_to_gemm(const T* src, int64_t nb, int64_t rows, int64_t howo, T* dst) {
-    ThreadPool::instance().parallel_for(nb * rows, static_cast<double>(howo), [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t b = t / rows, r = t % rows;
-            std::memcpy(dst + (r * nb + b) * howo, src + t * howo, static_cast<size_t>(howo) * sizeof(T));
-        }
-    });
+void batch_to_gemm(const T* src, int64_t bc, int64_t rows, int64_t howo, T* dst) {
+    for (int64_t t = 0; t < bc * rows; ++t) {
+        const int64_t b = t / rows, r = t % rows;
+        std::memcpy(dst + (r * bc + b) * howo, src + t * howo, static_cast<size_t>(howo) * sizeof(T));
+    }
 }
 template <class T>
-void gemm_to_batch(const T* src, int64_t nb, int64_t rows, int64_t howo, T* dst) {
-    ThreadPool::instance().parallel_for(nb * rows, static_cast<double>(howo), [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-            const int64_t b = t / rows, r = t % rows;
-            std::memcpy(dst + t * howo, src + (r * nb + b) * howo, static_cast<size_t>(howo) * sizeof(T));
-        }
-    });
+void gemm_to_batch(const T* src, int64_t bc, int64_t rows, int64_t howo, T* dst) {
+    for (int64_t t = 0; t < bc * rows; ++t) {
+        const int64_t b = t / rows, r = t % rows;
+        std::memcpy(dst + t * howo, src + (r * bc + b) * howo, static_cast<size_t>(howo) * sizeof(T));
+    }
 }
-
-// ---------------------------------------------------------------------------------------------
-// Batch chunking: how many images share one GEMM. Small images are batched so that the GEMM's
-// column count is large enough to be efficient and threaded; the unfolded chunk is kept within a
-// cache-friendly budget. A chunk of one image writes straight into the output (no copy).
-
-constexpr int64_t kTargetColumns = 1024;
-constexpr int64_t kChunkBudgetBytes = int64_t{4} << 20;
-
-template <class T>
-int64_t chunk_images(const Conv& c) {
-    if (c.n <= 1 || c.howo >= kTargetColumns) return 1;
-    int64_t want = (kTargetColumns + c.howo - 1) / c.howo;
-    int64_t per_image = mul(mul(c.k, c.howo), sizeof(T));
-    int64_t fit = std::max<int64_t>(1, kChunkBudgetBytes / std::max<int64_t>(per_image, 1));
-    int64_t nb = std::min({want, fit, c.n});
-    // GEMM column count must fit a 32-bit BLAS int.
-    while (nb > 1 && mul(nb, c.howo) > INT_MAX) nb /= 2;
-    return std::max<int64_t>(nb, 1);
-}
-
-constexpr int64_t kPointwiseMinColumns = 256;
 
 // ---------------------------------------------------------------------------------------------
 // Kernels
@@ -355,26 +433,26 @@ int conv_forward(const cn_conv2d_geom* g, const T* x, const T* w, T* y) {
         require_ptr(w, c.w_size);
         require_ptr(y, c.y_size);
         if (c.n == 0) return;
-        if (c.pointwise && c.howo >= kPointwiseMinColumns) {
-            for (int64_t b = 0; b < c.n; ++b)
-                gemm(false, false, c.cout, c.howo, c.cin, T(1), w, c.cin, x + b * c.cin * c.hw, c.howo, T(0),
-                     y + b * c.cout * c.howo, c.howo);
-            return;
-        }
+        const Plan p = make_plan<T>(c);
         Scratch lease;
-        const int64_t nb = chunk_images<T>(c);
-        T* cols = Scratch::get<T>(0, mul(mul(c.k, nb), c.howo), lease);
-        T* out = nb > 1 ? Scratch::get<T>(1, mul(mul(c.cout, nb), c.howo), lease) : nullptr;
-        for (int64_t b0 = 0; b0 < c.n; b0 += nb) {
-            const int64_t bc = std::min(nb, c.n - b0), p = bc * c.howo;
-            im2col_chunk(c, x, b0, bc, cols);
-            if (bc == 1 && nb == 1) {
-                gemm(false, false, c.cout, p, c.k, T(1), w, c.k, cols, p, T(0), y + b0 * c.cout * c.howo, p);
-            } else {
-                gemm(false, false, c.cout, p, c.k, T(1), w, c.k, cols, p, T(0), out, p);
-                gemm_to_batch(out, bc, c.cout, c.howo, y + b0 * c.cout * c.howo);
+        T* cols_all = p.cols ? Scratch::get<T>(0, mul(p.cols, p.parts), lease) : nullptr;
+        T* out_all = p.rows_out ? Scratch::get<T>(1, mul(p.rows_out, p.parts), lease) : nullptr;
+        run_parts(p, [&](int part, int64_t ch0, int64_t ch1, bool pooled) {
+            T* cols = cols_all + part * p.cols;
+            T* out = out_all + part * p.rows_out;
+            for (int64_t ch = ch0; ch < ch1; ++ch) {
+                const int64_t b0 = ch * p.nb, bc = std::min(p.nb, c.n - b0), cols_n = bc * c.howo;
+                T* y0 = y + b0 * c.cout * c.howo;
+                const T* src = p.direct ? x + b0 * c.cin * c.hw : cols;
+                if (!p.direct) im2col_chunk(c, x, b0, bc, cols, pooled);
+                if (bc == 1) {
+                    gemm(false, false, c.cout, cols_n, c.k, T(1), w, c.k, src, cols_n, T(0), y0, cols_n);
+                } else {
+                    gemm(false, false, c.cout, cols_n, c.k, T(1), w, c.k, src, cols_n, T(0), out, cols_n);
+                    gemm_to_batch(out, bc, c.cout, c.howo, y0);
+                }
             }
-        }
+        });
     });
 }
 
@@ -387,26 +465,29 @@ int conv_input_grad(const cn_conv2d_geom* g, const T* gy, const T* w, T* gx) {
         require_ptr(w, c.w_size);
         require_ptr(gx, c.x_size);
         if (c.n == 0) return;
-        if (c.pointwise && c.howo >= kPointwiseMinColumns) {
-            for (int64_t b = 0; b < c.n; ++b)
-                gemm(true, false, c.cin, c.howo, c.cout, T(1), w, c.cin, gy + b * c.cout * c.howo, c.howo, T(0),
-                     gx + b * c.cin * c.hw, c.howo);
-            return;
-        }
+        const Plan p = make_plan<T>(c);
         Scratch lease;
-        const int64_t nb = chunk_images<T>(c);
-        T* dcols = Scratch::get<T>(0, mul(mul(c.k, nb), c.howo), lease);
-        T* gyt = nb > 1 ? Scratch::get<T>(1, mul(mul(c.cout, nb), c.howo), lease) : nullptr;
-        for (int64_t b0 = 0; b0 < c.n; b0 += nb) {
-            const int64_t bc = std::min(nb, c.n - b0), p = bc * c.howo;
-            const T* g_chunk = gy + b0 * c.cout * c.howo;
-            if (bc > 1) {
-                batch_to_gemm(g_chunk, bc, c.cout, c.howo, gyt);
-                g_chunk = gyt;
+        T* cols_all = p.cols ? Scratch::get<T>(0, mul(p.cols, p.parts), lease) : nullptr;
+        T* gyt_all = p.rows_out ? Scratch::get<T>(1, mul(p.rows_out, p.parts), lease) : nullptr;
+        run_parts(p, [&](int part, int64_t ch0, int64_t ch1, bool pooled) {
+            T* dcols = cols_all + part * p.cols;
+            T* gyt = gyt_all + part * p.rows_out;
+            for (int64_t ch = ch0; ch < ch1; ++ch) {
+                const int64_t b0 = ch * p.nb, bc = std::min(p.nb, c.n - b0), cols_n = bc * c.howo;
+                const T* g_chunk = gy + b0 * c.cout * c.howo;
+                if (bc > 1) {
+                    batch_to_gemm(g_chunk, bc, c.cout, c.howo, gyt);
+                    g_chunk = gyt;
+                }
+                if (p.direct) {
+                    gemm(true, false, c.cin, cols_n, c.cout, T(1), w, c.cin, g_chunk, cols_n, T(0),
+                         gx + b0 * c.cin * c.hw, cols_n);
+                } else {
+                    gemm(true, false, c.k, cols_n, c.cout, T(1), w, c.k, g_chunk, cols_n, T(0), dcols, cols_n);
+                    col2im_chunk(c, dcols, b0, bc, gx, pooled);
+                }
             }
-            gemm(true, false, c.k, p, c.cout, T(1), w, c.k, g_chunk, p, T(0), dcols, p);
-            col2im_chunk(c, dcols, b0, bc, gx);
-        }
+        });
     });
 }
 
@@ -422,25 +503,34 @@ int conv_weight_grad(const cn_conv2d_geom* g, const T* x, const T* gy, T* gw) {
             std::fill(gw, gw + c.w_size, T(0));
             return;
         }
-        if (c.pointwise && c.howo >= kPointwiseMinColumns) {
-            for (int64_t b = 0; b < c.n; ++b)
-                gemm(false, true, c.cout, c.cin, c.howo, T(1), gy + b * c.cout * c.howo, c.howo,
-                     x + b * c.cin * c.hw, c.howo, b == 0 ? T(0) : T(1), gw, c.cin);
-            return;
-        }
+        const Plan p = make_plan<T>(c);
         Scratch lease;
-        const int64_t nb = chunk_images<T>(c);
-        T* cols = Scratch::get<T>(0, mul(mul(c.k, nb), c.howo), lease);
-        T* gyt = nb > 1 ? Scratch::get<T>(1, mul(mul(c.cout, nb), c.howo), lease) : nullptr;
-        for (int64_t b0 = 0; b0 < c.n; b0 += nb) {
-            const int64_t bc = std::min(nb, c.n - b0), p = bc * c.howo;
-            im2col_chunk(c, x, b0, bc, cols);
-            const T* g_chunk = gy + b0 * c.cout * c.howo;
-            if (bc > 1) {
-                batch_to_gemm(g_chunk, bc, c.cout, c.howo, gyt);
-                g_chunk = gyt;
+        // Slot 0: per-part columns, then per-part partial gradients for parts 1.. (part 0 writes gw).
+        const int64_t partial = c.w_size;
+        T* slot0 = Scratch::get<T>(0, add(mul(p.cols, p.parts), mul(partial, p.parts - 1)), lease);
+        T* cols_all = slot0;
+        T* partials = slot0 + p.cols * p.parts;
+        T* gyt_all = p.rows_out ? Scratch::get<T>(1, mul(p.rows_out, p.parts), lease) : nullptr;
+        run_parts(p, [&](int part, int64_t ch0, int64_t ch1, bool pooled) {
+            T* cols = cols_all + part * p.cols;
+            T* gyt = gyt_all + part * p.rows_out;
+            T* acc = part == 0 ? gw : partials + (part - 1) * partial;
+            for (int64_t ch = ch0; ch < ch1; ++ch) {
+                const int64_t b0 = ch * p.nb, bc = std::min(p.nb, c.n - b0), cols_n = bc * c.howo;
+                const T* src = p.direct ? x + b0 * c.cin * c.hw : cols;
+                if (!p.direct) im2col_chunk(c, x, b0, bc, cols, pooled);
+                const T* g_chunk = gy + b0 * c.cout * c.howo;
+                if (bc > 1) {
+                    batch_to_gemm(g_chunk, bc, c.cout, c.howo, gyt);
+                    g_chunk = gyt;
+                }
+                gemm(false, true, c.cout, c.k, cols_n, T(1), g_chunk, cols_n, src, cols_n,
+                     ch == ch0 ? T(0) : T(1), acc, c.k);
             }
-            gemm(false, true, c.cout, c.k, p, T(1), g_chunk, p, cols, p, b0 == 0 ? T(0) : T(1), gw, c.k);
+        });
+        for (int q = 1; q < p.parts; ++q) {
+            const T* src = partials + (q - 1) * partial;
+            for (int64_t i = 0; i < partial; ++i) gw[i] += src[i];
         }
     });
 }

@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cstdlib>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define CN_PAUSE() _mm_pause()
@@ -14,15 +18,27 @@ namespace cn {
 
 namespace {
 
-int configured_threads() {
-    if (const char* env = std::getenv("CURVNATIVE_NUM_THREADS")) {
+int env_threads(const char* name) {
+    if (const char* env = std::getenv(name)) {
         char* end = nullptr;
         long v = std::strtol(env, &end, 10);
         if (end != env && v >= 1) return static_cast<int>(std::min(v, 64L));
     }
-    unsigned hw = std::thread::hardware_concurrency();
-    if (hw == 0) hw = 1;
-    return static_cast<int>(std::min(hw, 16u));
+    return 0;
+}
+
+// CURVNATIVE_NUM_THREADS, else OPENBLAS_NUM_THREADS (so that a process limited to one BLAS thread
+// stays single-threaded), else the CPUs this process may run on.
+int configured_threads() {
+    if (int v = env_threads("CURVNATIVE_NUM_THREADS")) return v;
+    if (int v = env_threads("OPENBLAS_NUM_THREADS")) return v;
+    int n = 0;
+#if defined(__linux__)
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
+#endif
+    if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+    return std::clamp(n, 1, 16);
 }
 
 // Below this much estimated work (roughly "elements touched") a wake-up is not worth it.
