@@ -1,0 +1,191 @@
+using System.Collections.Immutable;
+using System.Numerics;
+using System.Text;
+using CurvNative.NN.Modules;
+using CurvNative.Tensors;
+
+namespace CurvNative.Operators;
+
+/// <summary>
+/// The domain or codomain of a <see cref="LinearOperator{T}"/>: an ordered list of block shapes,
+/// e.g. the parameter shapes [[16, 12], [16], [5, 16], [5]] of a two-layer network.
+/// A vector of the space is either flat, of length <see cref="Dimension"/> = Σ_b Π shape_b, with
+/// block b stored row-major at <c>Offsets[b]</c>, or a list of per-block tensors (the order of
+/// torch.nn.utils.parameters_to_vector). Spaces are immutable values: two spaces are equal when
+/// their block shapes are equal in order.
+/// </summary>
+public sealed class Space : IEquatable<Space>
+{
+    private readonly int[][] _blocks;
+    private readonly int[] _sizes;
+    private readonly int[] _offsets;
+
+    /// <summary>A space from block shapes (copied). A block of shape [] is a scalar (size 1).</summary>
+    /// <exception cref="ArgumentException">A dimension is negative or the total size overflows int.</exception>
+    public Space(params int[][] blocks)
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        _blocks = new int[blocks.Length][];
+        _sizes = new int[blocks.Length];
+        _offsets = new int[blocks.Length];
+        long total = 0;
+        for (int b = 0; b < blocks.Length; b++)
+        {
+            if (blocks[b] is null) throw new ArgumentNullException(nameof(blocks), $"Block {b} of a space has no shape.");
+            foreach (var d in blocks[b])
+                if (d < 0)
+                    throw new ArgumentException($"Block {b} of a space has shape {Shape.Format(blocks[b])} with a negative dimension.", nameof(blocks));
+            _blocks[b] = (int[])blocks[b].Clone();
+            _sizes[b] = Shape.Size(_blocks[b]);
+            _offsets[b] = (int)total;
+            total += _sizes[b];
+            if (total > int.MaxValue)
+                throw new ArgumentException($"A space with blocks {Format(blocks)} has more than {int.MaxValue} elements.", nameof(blocks));
+        }
+        Dimension = (int)total;
+        Blocks = [.. _blocks.Select(s => ImmutableArray.Create(s))];
+        Sizes = [.. _sizes];
+        Offsets = [.. _offsets];
+    }
+
+    /// <summary>The space R^n as one block of shape [n].</summary>
+    public static Space Flat(int n)
+    {
+        if (n < 0) throw new ArgumentException($"A flat space needs a non-negative dimension, got {n}.", nameof(n));
+        return new Space([n]);
+    }
+
+    /// <summary>The space of a list of parameters: one block per parameter, shaped like its value.</summary>
+    public static Space FromParameters<T>(IEnumerable<Parameter<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
+        => new([.. parameters.Select(p => p.Value.ShapeArray)]);
+
+    /// <summary>The blocks of several spaces in order: the space of a block-diagonal operator.</summary>
+    public static Space Concat(params IEnumerable<Space> spaces)
+        => new([.. spaces.SelectMany(s => s._blocks)]);
+
+    /// <summary>Total number of scalars, Σ_b Π shape_b.</summary>
+    public int Dimension { get; }
+
+    /// <summary>Number of blocks.</summary>
+    public int BlockCount => _blocks.Length;
+
+    /// <summary>The block shapes in order.</summary>
+    public ImmutableArray<ImmutableArray<int>> Blocks { get; }
+
+    /// <summary>Number of scalars of each block, Π shape_b.</summary>
+    public ImmutableArray<int> Sizes { get; }
+
+    /// <summary>Where each block starts in a flat vector: Offsets[b] = Σ_{c &lt; b} Sizes[c].</summary>
+    public ImmutableArray<int> Offsets { get; }
+
+    /// <summary>The shape of block <paramref name="block"/>.</summary>
+    public ReadOnlySpan<int> BlockShape(int block) => _blocks[CheckBlock(block)];
+
+    /// <summary>
+    /// The space made of the blocks <paramref name="blockIndices"/> of this space, in the given order
+    /// (indices must be distinct and in range).
+    /// </summary>
+    public Space Subspace(params int[] blockIndices)
+    {
+        ArgumentNullException.ThrowIfNull(blockIndices);
+        CheckBlockIndices(blockIndices, nameof(blockIndices));
+        return new Space([.. blockIndices.Select(i => _blocks[i])]);
+    }
+
+    /// <summary>
+    /// Splits a flat vector of length <see cref="Dimension"/> into one tensor per block (copies),
+    /// block b holding flat[Offsets[b] .. Offsets[b] + Sizes[b]) reshaped row-major to its shape.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="flat"/> is not a vector of length <see cref="Dimension"/>.</exception>
+    public Tensor<T>[] Split<T>(Tensor<T> flat) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(flat);
+        if (flat.Rank != 1 || flat.Length != Dimension)
+            throw new ArgumentException(
+                $"Expected a flat vector of shape [{Dimension}] for the space {this} but got shape {Shape.Format(flat.Shape)}.", nameof(flat));
+        var result = new Tensor<T>[BlockCount];
+        for (int b = 0; b < BlockCount; b++)
+            result[b] = Tensor<T>.FromSpan(flat.Span.Slice(_offsets[b], _sizes[b]), _blocks[b]);
+        return result;
+    }
+
+    /// <summary>Concatenates one tensor per block, each of the block's exact shape, into a flat vector (copies).</summary>
+    /// <exception cref="ArgumentException">Wrong number of blocks, or a block of the wrong shape.</exception>
+    public Tensor<T> Join<T>(IReadOnlyList<Tensor<T>> blocks) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(blocks);
+        if (blocks.Count != BlockCount)
+            throw new ArgumentException($"Expected {BlockCount} blocks for the space {this} but got {blocks.Count}.", nameof(blocks));
+        var flat = Tensor<T>.Zeros(Dimension);
+        for (int b = 0; b < BlockCount; b++)
+        {
+            var t = blocks[b] ?? throw new ArgumentNullException(nameof(blocks), $"Block {b} is null.");
+            if (!t.Shape.SequenceEqual(_blocks[b]))
+                throw new ArgumentException(
+                    $"Block {b} of the space {this}: expected shape {Shape.Format(_blocks[b])} but got {Shape.Format(t.Shape)}.", nameof(blocks));
+            t.Span.CopyTo(flat.Span.Slice(_offsets[b], _sizes[b]));
+        }
+        return flat;
+    }
+
+    /// <summary>Formats as a list of shapes: [[16, 12], [16]].</summary>
+    public override string ToString() => Format(_blocks);
+
+    public bool Equals(Space? other)
+    {
+        if (other is null) return false;
+        if (ReferenceEquals(this, other)) return true;
+        if (other._blocks.Length != _blocks.Length) return false;
+        for (int b = 0; b < _blocks.Length; b++)
+            if (!_blocks[b].AsSpan().SequenceEqual(other._blocks[b])) return false;
+        return true;
+    }
+
+    public override bool Equals(object? obj) => obj is Space s && Equals(s);
+
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        foreach (var block in _blocks)
+        {
+            h.Add(block.Length);
+            foreach (var d in block) h.Add(d);
+        }
+        return h.ToHashCode();
+    }
+
+    public static bool operator ==(Space? a, Space? b) => a is null ? b is null : a.Equals(b);
+
+    public static bool operator !=(Space? a, Space? b) => !(a == b);
+
+    internal void CheckBlockIndices(int[] indices, string paramName)
+    {
+        var seen = new bool[BlockCount];
+        foreach (var i in indices)
+        {
+            if ((uint)i >= (uint)BlockCount)
+                throw new ArgumentOutOfRangeException(paramName, $"Block index {i} is out of range for the space {this} with {BlockCount} blocks.");
+            if (seen[i])
+                throw new ArgumentException($"Block index {i} appears twice in [{string.Join(", ", indices)}].", paramName);
+            seen[i] = true;
+        }
+    }
+
+    private int CheckBlock(int block)
+    {
+        if ((uint)block >= (uint)BlockCount)
+            throw new ArgumentOutOfRangeException(nameof(block), $"Block index {block} is out of range for the space {this} with {BlockCount} blocks.");
+        return block;
+    }
+
+    private static string Format(int[][] blocks)
+    {
+        var sb = new StringBuilder("[");
+        for (int b = 0; b < blocks.Length; b++)
+        {
+            if (b > 0) sb.Append(", ");
+            sb.Append(Shape.Format(blocks[b]));
+        }
+        return sb.Append(']').ToString();
+    }
+}
