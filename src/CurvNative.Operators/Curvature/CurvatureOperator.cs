@@ -1,0 +1,145 @@
+using System.Numerics;
+using CurvNative.Autodiff;
+using CurvNative.NN.Data;
+using CurvNative.NN.Losses;
+using CurvNative.NN.Modules;
+using CurvNative.Tensors;
+
+namespace CurvNative.Operators.Curvature;
+
+/// <summary>Options shared by the curvature operators.</summary>
+public sealed record CurvatureOptions
+{
+    /// <summary>Mini-batch size for streaming the data set; null means the whole set in one batch.
+    /// Results do not depend on it (up to rounding).</summary>
+    public int? BatchSize { get; init; }
+
+    /// <summary>On construction, evaluate one product twice and fail if the results differ
+    /// (Dropout or BatchNorm in training mode, a shuffling data set). Turn off only knowingly.</summary>
+    public bool CheckDeterministic { get; init; } = true;
+
+    /// <summary>The parameters to differentiate (rows and columns of the operator), in flat
+    /// order; null means all parameters of the model.</summary>
+    public IReadOnlyList<string>? ParameterNames { get; init; }
+}
+
+/// <summary>
+/// Base of the curvature operators of (model, loss, data set): a symmetric operator on the
+/// space of the selected parameters whose product is accumulated over mini-batches.
+/// <para>Normalisation: the total loss is L = sum_b w_b L_b with L_b the loss of batch b under the
+/// loss's own reduction and w_b = n_b / N for <c>mean</c>, 1 for <c>sum</c>. Every product is the
+/// w_b-weighted sum of batch products, so it does not depend on the batch size, including a
+/// smaller last batch (curvlinops' convention).</para>
+/// </summary>
+public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private protected CurvatureOperator(Module<T> model, Loss<T> loss, DataSet<T> data, CurvatureOptions? options, bool positiveSemiDefinite)
+        : base(ParameterSpace(model, options), ParameterSpace(model, options), isSymmetric: true, isPositiveSemiDefinite: positiveSemiDefinite)
+    {
+        options ??= new CurvatureOptions();
+        if (options.BatchSize is < 1)
+            throw new ArgumentOutOfRangeException(nameof(options), $"Batch size must be positive, got {options.BatchSize}.");
+        if (data.Count == 0) throw new ArgumentException("The data set is empty: a curvature operator needs at least one sample.");
+        Model = model; Loss = loss; Data = data; Options = options;
+        Parameters = SelectParameters(model, options.ParameterNames);
+    }
+
+    public Module<T> Model { get; }
+    public Loss<T> Loss { get; }
+    public DataSet<T> Data { get; }
+    public CurvatureOptions Options { get; }
+
+    /// <summary>The parameters spanning the operator's space, in flat order.</summary>
+    public IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    private protected IReadOnlyList<Var<T>> Leaves => Parameters.Select(p => p.Var).ToList();
+
+    private static Space ParameterSpace(Module<T> model, CurvatureOptions? options)
+        => new(SelectParameters(model, options?.ParameterNames).Select(p => p.Value.ShapeArray).ToArray());
+
+    private static IReadOnlyList<Parameter<T>> SelectParameters(Module<T> model, IReadOnlyList<string>? names)
+    {
+        var all = model.Parameters().ToList();
+        if (names is null) return all;
+        var byName = all.ToDictionary(p => p.Name);
+        var missing = names.Where(n => !byName.ContainsKey(n)).ToList();
+        if (missing.Count > 0)
+            throw new ArgumentException($"Unknown parameter(s) {string.Join(", ", missing)}; the model has {string.Join(", ", byName.Keys)}.");
+        var chosen = names.ToHashSet();
+        if (chosen.Count != names.Count) throw new ArgumentException($"Parameter names repeat: {string.Join(", ", names)}.");
+        // Keep the model's order so flat vectors match parameters_to_vector of the subset.
+        return all.Where(p => chosen.Contains(p.Name)).ToList();
+    }
+
+    /// <summary>w_b: the weight of a batch of n samples in the total loss.</summary>
+    private protected T BatchWeight(int n) => Loss.Reduction == Reduction.Sum ? T.One : T.CreateTruncating(n / (double)Data.Count);
+
+    /// <summary>Runs the determinism check (call at the end of a derived constructor).</summary>
+    private protected void CheckDeterminism()
+    {
+        if (!Options.CheckDeterministic) return;
+        var rng = new Random(20240531);
+        var v = Tensor<T>.Zeros(Columns, 1);
+        for (int i = 0; i < v.Length; i++) v.Span[i] = T.CreateTruncating(rng.NextDouble() - 0.5);
+        var a = MatMat(v); var b = MatMat(v);
+        double diff = 0, scale = 0;
+        for (int i = 0; i < a.Length; i++)
+        {
+            diff = Math.Max(diff, Math.Abs(double.CreateTruncating(a.Span[i] - b.Span[i])));
+            scale = Math.Max(scale, Math.Abs(double.CreateTruncating(a.Span[i])));
+        }
+        if (!(diff <= 1e-6 * Math.Max(scale, 1e-30)))
+            throw new InvalidOperationException(
+                $"{GetType().Name.Split('`')[0]} is not deterministic: two evaluations of the same product differ (max difference {diff:E3} at scale {scale:E3}). " +
+                "Put Dropout and BatchNorm in eval mode (model.Eval()) and iterate the data in a fixed order, or set CheckDeterministic = false.");
+    }
+
+    /// <summary>Splits column k of X [P, K] into blocks shaped like the parameters.</summary>
+    private protected Var<T>[] Column(Tensor<T> x, int k)
+    {
+        int K = x.Shape[1];
+        var blocks = new Var<T>[Parameters.Count];
+        int offset = 0;
+        for (int i = 0; i < blocks.Length; i++)
+        {
+            var t = Tensor<T>.Zeros(Parameters[i].Value.ShapeArray);
+            var s = t.Span;
+            for (int j = 0; j < s.Length; j++) s[j] = x.Span[(offset + j) * K + k];
+            offset += s.Length;
+            blocks[i] = Var<T>.Constant(t);
+        }
+        return blocks;
+    }
+
+    /// <summary>Adds scale * blocks into column k of Y [P, K].</summary>
+    private protected static void AddColumn(Tensor<T> y, int k, IReadOnlyList<Var<T>> blocks, T scale)
+    {
+        int K = y.Shape[1], offset = 0;
+        foreach (var b in blocks)
+        {
+            var s = b.Value.Span;
+            for (int j = 0; j < s.Length; j++) y.Span[(offset + j) * K + k] += scale * s[j];
+            offset += s.Length;
+        }
+    }
+
+    protected sealed override Tensor<T> MatMatCore(Tensor<T> x)
+    {
+        int K = x.Shape[1];
+        var y = Tensor<T>.Zeros(Rows, K);
+        if (K == 0) return y;
+        var columns = Enumerable.Range(0, K).Select(k => Column(x, k)).ToArray();
+        int start = 0;
+        foreach (var batch in Data.Batches(Options.BatchSize))
+        {
+            AccumulateBatch(batch, start, BatchWeight(batch.Count), columns, y);
+            start += batch.Count;
+        }
+        return y;
+    }
+
+    /// <summary>Adds w_b times the product of the batch (samples start, start + n) with every column into y [P, K].</summary>
+    private protected abstract void AccumulateBatch(Batch<T> batch, int start, T weight, Var<T>[][] columns, Tensor<T> y);
+
+    protected override LinearOperator<T> TransposeCore() => this;
+}

@@ -1,0 +1,141 @@
+using System.Numerics;
+using CurvNative.Autodiff;
+using CurvNative.NN.Data;
+using CurvNative.NN.Losses;
+using CurvNative.NN.Modules;
+using CurvNative.Tensors;
+
+namespace CurvNative.Operators.Curvature;
+
+/// <summary>
+/// Operators of the form sum_n J_n^T M_n J_n with J_n the Jacobian of sample n's output with respect
+/// to the parameters and M_n = R_n R_n^T a PSD matrix in output space given by a factor R_n [C, K'].
+/// A product costs one forward pass, then per column one JVP (J v) and one VJP (J^T u) per batch.
+/// </summary>
+public abstract class OutputCurvatureOperator<T> : CurvatureOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private protected OutputCurvatureOperator(Module<T> model, Loss<T> loss, DataSet<T> data, CurvatureOptions? options)
+        : base(model, loss, data, options, positiveSemiDefinite: true) { }
+
+    /// <summary>The factor R [n, C, K'] of this batch's output curvature, already including the
+    /// loss's reduction factor for the batch.</summary>
+    private protected abstract Tensor<T> OutputFactor(Tensor<T> output, Targets<T> targets, int start);
+
+    private protected override void AccumulateBatch(Batch<T> batch, int start, T weight, Var<T>[][] columns, Tensor<T> y)
+    {
+        var leaves = Leaves;
+        var f = Model.Forward(Var<T>.Constant(batch.X));
+        int n = batch.Count, c = n == 0 ? 0 : f.Length / n;
+        var r = OutputFactor(f.Value, batch.Y, start);
+        int kr = r.Shape[2];
+        for (int k = 0; k < columns.Length; k++)
+        {
+            var jv = Autograd.Jvp(f, leaves, columns[k]).Value;
+            // u_n = R_n (R_n^T (J v)_n)
+            var u = Tensor<T>.Zeros(f.Value.ShapeArray);
+            var rs = r.Span; var js = jv.Span; var us = u.Span;
+            var tmp = new T[kr];
+            for (int s = 0; s < n; s++)
+            {
+                Array.Clear(tmp);
+                for (int a = 0; a < c; a++)
+                {
+                    T z = js[s * c + a];
+                    for (int q = 0; q < kr; q++) tmp[q] += rs[(s * c + a) * kr + q] * z;
+                }
+                for (int a = 0; a < c; a++)
+                {
+                    T acc = T.Zero;
+                    for (int q = 0; q < kr; q++) acc += rs[(s * c + a) * kr + q] * tmp[q];
+                    us[s * c + a] = acc;
+                }
+            }
+            AddColumn(y, k, Autograd.Grad(f, leaves, Var<T>.Constant(u)), weight);
+        }
+    }
+
+    /// <summary>Scales a tensor by sqrt(c) for the batch's reduction factor c.</summary>
+    private protected Tensor<T> WithReduction(Tensor<T> factor, Tensor<T> output)
+    {
+        int n = output.Shape[0], c = n == 0 ? 0 : output.Length / n;
+        return TensorOps.Affine(factor, T.Sqrt(T.CreateTruncating(Loss.ReductionFactor(n, c))), T.Zero);
+    }
+}
+
+/// <summary>
+/// The generalized Gauss-Newton matrix G = sum_n J_n^T (d^2 L / d f_n^2) J_n (Schraudolph 2002),
+/// equal to the type-2 Fisher for the three losses here. PSD.
+/// </summary>
+public sealed class GgnOperator<T> : OutputCurvatureOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public GgnOperator(Module<T> model, Loss<T> loss, DataSet<T> data, CurvatureOptions? options = null)
+        : base(model, loss, data, options) => CheckDeterminism();
+
+    private protected override Tensor<T> OutputFactor(Tensor<T> output, Targets<T> targets, int start)
+        => WithReduction(Loss.SampleHessianSqrt(output, targets), output);
+}
+
+/// <summary>
+/// The empirical Fisher EF = c sum_n g_n g_n^T with g_n the gradient of sample n's unreduced loss
+/// (summed over its outputs) and c the loss's reduction factor over the whole data set
+/// (CONVENTIONS.md; curvlinops' EFLinearOperator). Computed as J^T (c e_n e_n^T) J with e_n = d l_n / d f_n,
+/// so it costs one JVP and one VJP per column, not one backward pass per sample.
+/// </summary>
+public sealed class EmpiricalFisherOperator<T> : OutputCurvatureOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public EmpiricalFisherOperator(Module<T> model, Loss<T> loss, DataSet<T> data, CurvatureOptions? options = null)
+        : base(model, loss, data, options) => CheckDeterminism();
+
+    private protected override Tensor<T> OutputFactor(Tensor<T> output, Targets<T> targets, int start)
+    {
+        var e = Loss.SampleGradients(output, targets);
+        return WithReduction(e.Reshape(e.Shape[0], e.Shape[1], 1), output);
+    }
+}
+
+/// <summary>
+/// The Monte-Carlo Fisher: the GGN with d^2 l_n / d f_n^2 replaced by (1/M) sum_m s_nm s_nm^T, where
+/// s_nm is the gradient of the loss at a target drawn from the model's predictive distribution
+/// (so its expectation is the GGN). Draws are seeded per sample (seed, sample index), so the operator
+/// is deterministic and independent of the batch size.
+/// </summary>
+public sealed class FisherMcOperator<T> : OutputCurvatureOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    public FisherMcOperator(Module<T> model, Loss<T> loss, DataSet<T> data, int samples = 1, int seed = 0, CurvatureOptions? options = null)
+        : base(model, loss, data, options)
+    {
+        if (samples < 1) throw new ArgumentOutOfRangeException(nameof(samples), $"The number of Monte-Carlo samples must be positive, got {samples}.");
+        Samples = samples; Seed = seed;
+        CheckDeterminism();
+    }
+
+    public int Samples { get; }
+    public int Seed { get; }
+
+    private protected override Tensor<T> OutputFactor(Tensor<T> output, Targets<T> targets, int start)
+    {
+        int n = output.Shape[0], c = n == 0 ? 0 : output.Length / n;
+        var r = Tensor<T>.Zeros(n, c, Samples);
+        var scale = T.One / T.Sqrt(T.CreateTruncating(Samples));
+        for (int s = 0; s < n; s++)
+        {
+            var rng = new Random(SampleSeed(Seed, start + s));
+            var row = output.Slice0(s, 1);
+            for (int m = 0; m < Samples; m++)
+            {
+                var g = Loss.SampledGradients(row, rng).Span;
+                for (int a = 0; a < c; a++) r.Span[(s * c + a) * Samples + m] = scale * g[a];
+            }
+        }
+        return WithReduction(r, output);
+    }
+
+    /// <summary>A stable per-sample seed (SplitMix64 finaliser); HashCode is randomised per process.</summary>
+    internal static int SampleSeed(int seed, int index)
+    {
+        ulong z = unchecked(((ulong)(uint)seed << 32 | (uint)index) + 0x9E3779B97F4A7C15UL);
+        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
+        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
+        return (int)(uint)(z ^ (z >> 31));
+    }
+}

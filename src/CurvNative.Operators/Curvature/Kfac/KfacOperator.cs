@@ -1,0 +1,358 @@
+using System.Numerics;
+using CurvNative.Autodiff;
+using CurvNative.Native;
+using CurvNative.NN.Data;
+using CurvNative.NN.Losses;
+using CurvNative.NN.Modules;
+using CurvNative.Tensors;
+
+namespace CurvNative.Operators.Curvature.Kfac;
+
+/// <summary>One Kronecker-factored block: a layer with its factors A (input covariance; null when
+/// only the bias is covered) and G (output-gradient covariance).</summary>
+public sealed record KfacBlock<T>(KfacLayer<T> Layer, Tensor<T> A, Tensor<T> G) where T : unmanaged, IFloatingPointIeee754<T>;
+
+/// <summary>
+/// Kronecker-factored approximate curvature (Martens and Grosse 2015; convolutions: Grosse and
+/// Martens 2016; weight sharing: Eschenhagen et al. 2023) of the GGN / Fisher, block-diagonal over
+/// Linear and Conv2d layers. The weight block is G ⊗ A for the row-major flattening of W [O, D]
+/// (applied to V as G V A) and the bias block is G; jointly, G ⊗ A_aug acts on [W | b].
+/// Normalisation (curvlinops 2.x, CONVENTIONS.md): A = 1/(N S) sum a a^T for mean and sum
+/// reductions; G = sum_n sum_c b_nc b_nc^T with b_nc the backpropagated columns of the factor of
+/// d^2 L / d f_n^2 (type-2), sampled gradients (MC), or c e_n e_n^T (empirical); G = I (forward-only).
+/// </summary>
+public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly int[] _offsets;
+
+    private KfacOperator(IReadOnlyList<Parameter<T>> parameters, IReadOnlyList<KfacBlock<T>> blocks)
+        : base(SpaceOf(parameters), SpaceOf(parameters), isSymmetric: true, isPositiveSemiDefinite: true)
+    {
+        Parameters = parameters;
+        Blocks = blocks;
+        _offsets = new int[parameters.Count];
+        for (int i = 1; i < parameters.Count; i++) _offsets[i] = _offsets[i - 1] + parameters[i - 1].Length;
+    }
+
+    /// <summary>Computes the factors from passes over the data set.</summary>
+    public KfacOperator(Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
+        : this(SelectParameters(model, options.ParameterNames), Compute(model, loss, data, options)) { }
+
+    /// <summary>Builds the operator from factors a training loop accumulated (see
+    /// <see cref="KfacFactorAccumulator{T}.Attach"/>). Forward-only G is not implied: G is what was fed.</summary>
+    public static KfacOperator<T> FromAccumulator(Module<T> model, KfacFactorAccumulator<T> accumulator)
+    {
+        var parameters = accumulator.Layers.SelectMany(l => new[] { l.Weight, l.Bias }).OfType<Parameter<T>>().ToHashSet();
+        var ordered = model.Parameters().Where(parameters.Contains).ToList();
+        return new KfacOperator<T>(ordered, accumulator.Layers.Select(l => Block(l, accumulator)).ToList());
+    }
+
+    /// <summary>The parameters spanning the operator's space, in model order.</summary>
+    public IReadOnlyList<Parameter<T>> Parameters { get; }
+
+    /// <summary>The Kronecker-factored blocks, one per layer.</summary>
+    public IReadOnlyList<KfacBlock<T>> Blocks { get; }
+
+    private static Space SpaceOf(IReadOnlyList<Parameter<T>> ps) => new(ps.Select(p => p.Value.ShapeArray).ToArray());
+
+    private static KfacBlock<T> Block(KfacLayer<T> layer, KfacFactorAccumulator<T> acc)
+    {
+        var (a, g) = acc.Factors(layer);
+        return new KfacBlock<T>(layer, a, g);
+    }
+
+    // ------------------------------------------------------------------ layers and parameters
+
+    private static IReadOnlyList<Parameter<T>> SelectParameters(Module<T> model, IReadOnlyList<string>? names)
+    {
+        var all = model.Parameters().ToList();
+        if (names is null) return all;
+        var byName = all.ToDictionary(p => p.Name);
+        foreach (var n in names)
+            if (!byName.ContainsKey(n)) throw new ArgumentException($"Unknown parameter '{n}'; the model has {string.Join(", ", byName.Keys)}.");
+        var set = names.ToHashSet();
+        return all.Where(p => set.Contains(p.Name)).ToList();
+    }
+
+    /// <summary>The KFAC layers covering the selected parameters; a parameter of any other layer is an error.</summary>
+    internal static List<KfacLayer<T>> Layers(Module<T> model, IReadOnlyList<Parameter<T>> selected, bool separate)
+    {
+        var chosen = selected.ToHashSet();
+        var layers = new List<KfacLayer<T>>();
+        var covered = new HashSet<Parameter<T>>();
+        foreach (var m in model.Modules())
+        {
+            if (m.Children().Any()) continue;
+            var own = m.Parameters().Where(chosen.Contains).ToList();
+            if (own.Count == 0) continue;
+            (Parameter<T> W, Parameter<T>? B) wb = m switch
+            {
+                Linear<T> l => (l.Weight, l.Bias),
+                Conv2d<T> c => (c.Weight, c.Bias),
+                _ => throw new ArgumentException(
+                    $"KFAC supports parameters of Linear and Conv2d layers; {string.Join(", ", own.Select(p => $"'{p.Name}'"))} belong(s) to {m}. Select a subset with ParameterNames."),
+            };
+            var w = chosen.Contains(wb.W) ? wb.W : null;
+            var b = wb.B is not null && chosen.Contains(wb.B) ? wb.B : null;
+            layers.Add(new KfacLayer<T>(m, w, b, joint: !separate));
+            covered.UnionWith(own);
+        }
+        var missing = selected.Where(p => !covered.Contains(p)).ToList();
+        if (missing.Count > 0) throw new ArgumentException($"Parameters {string.Join(", ", missing.Select(p => p.Name))} are not reachable as layer parameters of the model.");
+        return layers;
+    }
+
+    // ------------------------------------------------------------------ factor computation
+
+    private static IReadOnlyList<KfacBlock<T>> Compute(Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
+    {
+        if (options.McSamples < 1) throw new ArgumentOutOfRangeException(nameof(options), $"McSamples must be positive, got {options.McSamples}.");
+        if (options.McSamples != 1 && options.FisherType != FisherType.MonteCarlo)
+            throw new ArgumentException($"McSamples = {options.McSamples} only applies to the Monte-Carlo Fisher, not {options.FisherType}.");
+        if (options.BatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"Batch size must be positive, got {options.BatchSize}.");
+        if (data.Count == 0) throw new ArgumentException("The data set is empty: KFAC needs at least one sample.");
+        var layers = Layers(model, SelectParameters(model, options.ParameterNames), options.SeparateWeightAndBias);
+        var acc = Accumulate(model, loss, data, layers, options);
+        return layers.Select(l => Block(l, acc)).ToList();
+    }
+
+    internal static KfacFactorAccumulator<T> Accumulate(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
+    {
+        var acc = new KfacFactorAccumulator<T>(layers, options.Approximation);
+        int start = 0;
+        foreach (var batch in data.Batches(options.BatchSize))
+        {
+            var gradients = LayerPasses(model, loss, batch, start, data.Count, layers, options, out var inputs);
+            foreach (var (layer, gradient) in gradients) acc.AddOutputGradient(layer, gradient, T.One);
+            foreach (var (layer, input) in inputs) acc.AddInput(layer, input);
+            start += batch.Count;
+        }
+        if (options.FisherType == FisherType.ForwardOnly)
+            foreach (var l in layers) acc.SetGradientIdentity(l);
+        return acc;
+    }
+
+    /// <summary>
+    /// One forward pass over a batch, then the backward passes the Fisher type asks for, yielding
+    /// each layer's output gradients (scaled so that sum g g^T is the batch's share of G); the layers'
+    /// inputs come out through <paramref name="inputs"/>. Shared with EKFAC's correction pass.
+    /// </summary>
+    internal static List<(KfacLayer<T> Layer, Tensor<T> Gradient)> LayerPasses(Module<T> model, Loss<T> loss, Batch<T> batch, int start, int total,
+        List<KfacLayer<T>> layers, KfacOptions options, out List<(KfacLayer<T> Layer, Tensor<T> Input)> inputs)
+    {
+        var captured = new Dictionary<Module<T>, (Var<T> In, Var<T> Out)>(ReferenceEqualityComparer.Instance);
+        var hooks = new List<(Module<T>, ForwardHook<T>)>();
+        foreach (var l in layers)
+        {
+            ForwardHook<T> h = (m, x, y) =>
+            {
+                if (captured.ContainsKey(m)) throw new InvalidOperationException($"KFAC layer {m} ran more than once in one forward pass (weight tying is not supported).");
+                captured[m] = (x, y);
+            };
+            l.Module.ForwardHooks += h;
+            hooks.Add((l.Module, h));
+        }
+        Var<T> f;
+        try
+        {
+            // Only the layer outputs need a graph; the parameters' leaves make them differentiable.
+            f = model.Forward(Var<T>.Constant(batch.X));
+        }
+        finally
+        {
+            foreach (var (m, h) in hooks) m.ForwardHooks -= h;
+        }
+        inputs = layers.Select(l => (l, captured.TryGetValue(l.Module, out var io) ? io.In.Value
+            : throw new InvalidOperationException($"KFAC layer {l.Module} was not used in the forward pass."))).ToList();
+
+        var result = new List<(KfacLayer<T>, Tensor<T>)>();
+        if (options.FisherType == FisherType.ForwardOnly) return result;
+        var outputs = layers.Select(l => captured[l.Module].Out).ToList();
+        foreach (var seed in OutputGradients(loss, f.Value, batch.Y, start, total, options))
+        {
+            var grads = Autograd.Grad(f, outputs, Var<T>.Constant(seed));
+            for (int i = 0; i < layers.Count; i++) result.Add((layers[i], grads[i].Value));
+        }
+        return result;
+    }
+
+    /// <summary>The vectors to backpropagate from the model output, shaped like the output and
+    /// scaled so that G = sum over them of the backpropagated outer products.</summary>
+    private static IEnumerable<Tensor<T>> OutputGradients(Loss<T> loss, Tensor<T> f, Targets<T> y, int start, int total, KfacOptions options)
+    {
+        int n = f.Shape[0], c = n == 0 ? 0 : f.Length / n;
+        var sqrtC = T.Sqrt(T.CreateTruncating(loss.ReductionFactor(total, c)));
+        switch (options.FisherType)
+        {
+            case FisherType.Type2:
+            {
+                var r = loss.SampleHessianSqrt(f, y);
+                int k = r.Shape[2];
+                for (int col = 0; col < k; col++)
+                {
+                    var g = Tensor<T>.Zeros(f.ShapeArray);
+                    for (int s = 0; s < n; s++)
+                        for (int a = 0; a < c; a++) g.Span[s * c + a] = sqrtC * r.Span[(s * c + a) * k + col];
+                    yield return g;
+                }
+                break;
+            }
+            case FisherType.MonteCarlo:
+            {
+                var scale = sqrtC / T.Sqrt(T.CreateTruncating(options.McSamples));
+                var draws = Enumerable.Range(0, options.McSamples).Select(_ => Tensor<T>.Zeros(f.ShapeArray)).ToArray();
+                for (int s = 0; s < n; s++)
+                {
+                    var rng = new Random(FisherMcOperator<T>.SampleSeed(options.Seed, start + s));
+                    var row = f.Slice0(s, 1);
+                    for (int m = 0; m < options.McSamples; m++)
+                    {
+                        var g = loss.SampledGradients(row, rng).Span;
+                        for (int a = 0; a < c; a++) draws[m].Span[s * c + a] = scale * g[a];
+                    }
+                }
+                foreach (var d in draws) yield return d;
+                break;
+            }
+            case FisherType.Empirical:
+                yield return TensorOps.Affine(loss.SampleGradients(f, y), sqrtC, T.Zero).Reshape(f.ShapeArray);
+                break;
+        }
+    }
+
+    // ------------------------------------------------------------------ products
+
+    protected override Tensor<T> MatMatCore(Tensor<T> x)
+    {
+        int k = x.Shape[1];
+        // Work on columns as contiguous rows: [K, P].
+        var xt = TensorOps.Permute(x, [1, 0]);
+        var yt = Tensor<T>.Zeros(k, Rows);
+        foreach (var block in Blocks)
+            for (int col = 0; col < k; col++)
+                ApplyBlock(block, xt.Span.Slice(col * Columns, Columns), yt.Span.Slice(col * Rows, Rows), inverse: null);
+        return TensorOps.Permute(yt, [1, 0]);
+    }
+
+    private int IndexOf(Parameter<T> p)
+    {
+        for (int i = 0; i < Parameters.Count; i++) if (ReferenceEquals(Parameters[i], p)) return i;
+        throw new InvalidOperationException($"Parameter {p.Name} is not in the operator's space.");
+    }
+
+    /// <summary>Applies one block: weight G V A, bias G v, or jointly G [V | v] A_aug. With
+    /// <paramref name="inverse"/>, the given factors replace A and G (used by the inverse).</summary>
+    internal void ApplyBlock(KfacBlock<T> block, ReadOnlySpan<T> x, Span<T> y, (Tensor<T> A, Tensor<T> G)? inverse)
+    {
+        var layer = block.Layer;
+        var a = inverse?.A ?? block.A; var g = inverse?.G ?? block.G;
+        int o = layer.OutDim, d = layer.InDim;
+        if (layer.Joint)
+        {
+            int wOff = _offsets[IndexOf(layer.Weight!)], bOff = _offsets[IndexOf(layer.Bias!)];
+            int da = d + 1;
+            var v = new T[o * da];
+            for (int i = 0; i < o; i++)
+            {
+                x.Slice(wOff + i * d, d).CopyTo(v.AsSpan(i * da, d));
+                v[i * da + d] = x[bOff + i];
+            }
+            var r = GVA(g, v, a, o, da);
+            for (int i = 0; i < o; i++)
+            {
+                r.AsSpan(i * da, d).CopyTo(y.Slice(wOff + i * d, d));
+                y[bOff + i] = r[i * da + d];
+            }
+            return;
+        }
+        if (layer.Weight is not null)
+        {
+            int off = _offsets[IndexOf(layer.Weight)];
+            GVA(g, x.Slice(off, o * d).ToArray(), a, o, d).CopyTo(y.Slice(off, o * d));
+        }
+        if (layer.Bias is not null)
+        {
+            int off = _offsets[IndexOf(layer.Bias)];
+            var r = new T[o];
+            Blas.Gemm(false, false, o, 1, o, T.One, g.Span, o, x.Slice(off, o), 1, T.Zero, r, 1);
+            r.CopyTo(y.Slice(off, o));
+        }
+    }
+
+    /// <summary>G V A for V [o, d] (A symmetric).</summary>
+    private static T[] GVA(Tensor<T> g, T[] v, Tensor<T> a, int o, int d)
+    {
+        var tmp = new T[o * d];
+        var r = new T[o * d];
+        Blas.Gemm(false, false, o, d, o, T.One, g.Span, o, v, d, T.Zero, tmp, d);
+        Blas.Gemm(false, false, o, d, d, T.One, tmp, d, a.Span, d, T.Zero, r, d);
+        return r;
+    }
+
+    protected override LinearOperator<T> TransposeCore() => this;
+
+    // ------------------------------------------------------------------ exact functionals
+
+    private IEnumerable<(Tensor<T>? A, Tensor<T> G)> KroneckerBlocks()
+    {
+        foreach (var b in Blocks)
+        {
+            if (b.Layer.Joint) { yield return (b.A, b.G); continue; }
+            if (b.Layer.Weight is not null) yield return (b.A, b.G);
+            if (b.Layer.Bias is not null) yield return (null, b.G);
+        }
+    }
+
+    /// <summary>tr = sum over blocks of tr(G) tr(A) (tr(G) for a bias block).</summary>
+    public double Trace() => KroneckerBlocks().Sum(b => Tr(b.G) * (b.A is null ? 1 : Tr(b.A)));
+
+    /// <summary>||K||_F = sqrt(sum over blocks of ||G||_F^2 ||A||_F^2).</summary>
+    public double FrobeniusNorm() => Math.Sqrt(KroneckerBlocks().Sum(b => Sq(b.G) * (b.A is null ? 1 : Sq(b.A))));
+
+    /// <summary>log det = sum over blocks of dim(A) log det G + dim(G) log det A; -infinity when a factor is singular.</summary>
+    public double LogDeterminant()
+    {
+        double sum = 0;
+        foreach (var (a, g) in KroneckerBlocks())
+        {
+            int da = a?.Shape[0] ?? 1, dg = g.Shape[0];
+            sum += da * LogDet(g) + (a is null ? 0 : dg * LogDet(a));
+        }
+        return sum;
+    }
+
+    /// <summary>det = exp(log det) (0 for a singular factor; may overflow to infinity).</summary>
+    public double Determinant() => Math.Exp(LogDeterminant());
+
+    private static double Tr(Tensor<T> m)
+    {
+        int n = m.Shape[0]; double s = 0;
+        for (int i = 0; i < n; i++) s += double.CreateTruncating(m.Span[i * n + i]);
+        return s;
+    }
+
+    private static double Sq(Tensor<T> m)
+    {
+        double s = 0;
+        foreach (var v in m.Span) s += double.CreateTruncating(v) * double.CreateTruncating(v);
+        return s;
+    }
+
+    /// <summary>log det of a symmetric PSD factor via its eigenvalues (in double); eigenvalues at or
+    /// below n eps max|lambda| count as zero, so a singular factor gives -infinity instead of NaN.</summary>
+    internal static double LogDet(Tensor<T> m)
+    {
+        int n = m.Shape[0];
+        if (n == 0) return 0;
+        var copy = m.Cast<double>().Span.ToArray();
+        var w = new double[n];
+        Lapack.SymmetricEigen<double>(n, copy, w, computeVectors: false);
+        double max = w.Max(Math.Abs), tol = n * 2.2e-16 * max, s = 0;
+        foreach (var l in w)
+        {
+            if (l <= tol) return double.NegativeInfinity;
+            s += Math.Log(l);
+        }
+        return s;
+    }
+}

@@ -1,0 +1,53 @@
+namespace CurvNative.Operators.Curvature.Kfac;
+
+/// <summary>Which output-gradient covariance KFAC uses (curvlinops' FisherType).</summary>
+public enum FisherType
+{
+    /// <summary>Backpropagate the C columns of the loss Hessian's symmetric factor: the type-2
+    /// Fisher / GGN (C backward passes, batched into one per column).</summary>
+    Type2,
+    /// <summary>Backpropagate gradients at targets sampled from the model's predictive
+    /// distribution (McSamples per data point); equals <see cref="Type2"/> in expectation.</summary>
+    MonteCarlo,
+    /// <summary>Backpropagate the gradients at the data's own targets (empirical Fisher).</summary>
+    Empirical,
+    /// <summary>Gradient covariances are the identity (FOOF, Benzing 2022; ISAAC): no backward pass.</summary>
+    ForwardOnly,
+}
+
+/// <summary>How weight sharing (conv positions, sequence axes) is approximated
+/// (Eschenhagen et al. 2023, "KFAC for modern architectures").</summary>
+public enum KfacApproximation
+{
+    /// <summary>Shared positions count as extra samples: A averages over samples and positions,
+    /// G sums over both.</summary>
+    Expand,
+    /// <summary>Inputs are averaged and output gradients summed over the shared positions
+    /// before the outer products.</summary>
+    Reduce,
+}
+
+/// <summary>Options of <see cref="KfacOperator{T}"/> and <see cref="EkfacOperator{T}"/>; the defaults
+/// are curvlinops 2.x's except the Fisher type, which must be chosen explicitly in the constructors.</summary>
+public sealed record KfacOptions
+{
+    public FisherType FisherType { get; init; } = FisherType.MonteCarlo;
+    public KfacApproximation Approximation { get; init; } = KfacApproximation.Expand;
+
+    /// <summary>Monte-Carlo samples per data point (only for <see cref="FisherType.MonteCarlo"/>).</summary>
+    public int McSamples { get; init; } = 1;
+
+    /// <summary>Seed of the Monte-Carlo draws; draws are seeded per data point, so the result
+    /// does not depend on the batch size.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>Weight and bias in separate blocks (G ⊗ A and G) or jointly (G ⊗ [A, a; a^T, 1]).</summary>
+    public bool SeparateWeightAndBias { get; init; } = true;
+
+    /// <summary>Mini-batch size when streaming the data set; null for the whole set.</summary>
+    public int? BatchSize { get; init; }
+
+    /// <summary>Parameters to approximate (all must belong to Linear or Conv2d layers); null means
+    /// every parameter of the model, which is then an error if some belong to other layers.</summary>
+    public IReadOnlyList<string>? ParameterNames { get; init; }
+}
