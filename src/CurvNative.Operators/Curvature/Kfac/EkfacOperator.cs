@@ -41,15 +41,7 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
     public IReadOnlyList<Parameter<T>> Parameters { get; }
     public IReadOnlyList<EkfacBlock<T>> Blocks { get; }
 
-    /// <summary>Eigenvectors as columns (ascending eigenvalues) of a symmetric factor.</summary>
-    internal static Tensor<T> Eigenbasis(Tensor<T> m)
-    {
-        int n = m.Shape[0];
-        var a = m.Clone();
-        var w = new T[n];
-        Lapack.SymmetricEigen<T>(n, a.Span, w);
-        return TensorOps.Permute(a, [1, 0]); // LAPACK returns V^T row-major
-    }
+    private static Tensor<T> Eigenbasis(Tensor<T> m) => KroneckerEigenbasis<T>.Eigh(m).Q;
 
     private static IReadOnlyList<EkfacBlock<T>> Correct(KfacOperator<T> kfac, Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
     {
@@ -97,48 +89,27 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
         return layers.Select((l, i) => new EkfacBlock<T>(l, bases[i].QA, bases[i].QG, lambda[i], lambdaBias[i])).ToList();
     }
 
-    protected override Tensor<T> MatMatCore(Tensor<T> x)
-    {
-        int k = x.Shape[1];
-        var xt = TensorOps.Permute(x, [1, 0]);
-        var yt = Tensor<T>.Zeros(k, Rows);
-        foreach (var b in Blocks)
-            for (int col = 0; col < k; col++)
-                ApplyBlock(b, xt.Span.Slice(col * Columns, Columns), yt.Span.Slice(col * Rows, Rows), d => d);
-        return TensorOps.Permute(yt, [1, 0]);
-    }
+    protected override Tensor<T> MatMatCore(Tensor<T> x) => KroneckerEigenbasis<T>.Apply(Blocks, _offsets, x);
 
-    /// <summary>Applies Q diag(f(Lambda)) Q^T of one block (f = identity for the operator itself).</summary>
-    internal void ApplyBlock(EkfacBlock<T> b, ReadOnlySpan<T> x, Span<T> y, Func<T, T> f)
+    /// <summary>The damped inverse (EKFAC + lambda I)^-1 = Q diag(1 / (Lambda + lambda)) Q^T, exact
+    /// for this operator because Q is orthogonal (George et al. 2018).</summary>
+    public LinearOperator<T> Inverse(double damping)
     {
-        var layer = b.Layer;
-        int o = layer.OutDim, d = layer.InDim, da = layer.FactorInDim;
-        if (b.Lambda is not null)
+        if (!(damping >= 0) || double.IsInfinity(damping)) throw new ArgumentOutOfRangeException(nameof(damping), $"Damping must be finite and non-negative, got {damping}.");
+        var d = T.CreateTruncating(damping);
+        Tensor<T>? Inv(Tensor<T>? l)
         {
-            var v = new T[o * da];
-            int wOff = _offsets[layer.Weight!];
-            for (int i = 0; i < o; i++) x.Slice(wOff + i * d, d).CopyTo(v.AsSpan(i * da, d));
-            int bOff = layer.Joint ? _offsets[layer.Bias!] : -1;
-            if (layer.Joint) for (int i = 0; i < o; i++) v[i * da + d] = x[bOff + i];
-            // Q_G^T V Q_A, scale elementwise, then Q_G (.) Q_A^T.
-            var t1 = new T[o * da]; var t2 = new T[o * da];
-            Blas.Gemm(true, false, o, da, o, T.One, b.QG.Span, o, v, da, T.Zero, t1, da);
-            Blas.Gemm(false, false, o, da, da, T.One, t1, da, b.QA!.Span, da, T.Zero, t2, da);
-            for (int j = 0; j < t2.Length; j++) t2[j] *= f(b.Lambda.Span[j]);
-            Blas.Gemm(false, false, o, da, o, T.One, b.QG.Span, o, t2, da, T.Zero, t1, da);
-            Blas.Gemm(false, true, o, da, da, T.One, t1, da, b.QA.Span, da, T.Zero, t2, da);
-            for (int i = 0; i < o; i++) t2.AsSpan(i * da, d).CopyTo(y.Slice(wOff + i * d, d));
-            if (layer.Joint) for (int i = 0; i < o; i++) y[bOff + i] = t2[i * da + d];
+            if (l is null) return null;
+            var r = Tensor<T>.Zeros(l.ShapeArray);
+            for (int i = 0; i < l.Length; i++)
+            {
+                var v = l.Span[i] + d;
+                if (v <= T.Zero) throw new InvalidOperationException($"EKFAC eigenvalue {l.Span[i]} plus damping {damping} is not positive: increase the damping.");
+                r.Span[i] = T.One / v;
+            }
+            return r;
         }
-        if (b.LambdaBias is not null)
-        {
-            int off = _offsets[layer.Bias!];
-            var t = new T[o]; var r = new T[o];
-            Blas.Gemm(true, false, o, 1, o, T.One, b.QG.Span, o, x.Slice(off, o), 1, T.Zero, t, 1);
-            for (int j = 0; j < o; j++) t[j] *= f(b.LambdaBias.Span[j]);
-            Blas.Gemm(false, false, o, 1, o, T.One, b.QG.Span, o, t, 1, T.Zero, r, 1);
-            r.CopyTo(y.Slice(off, o));
-        }
+        return new KroneckerEigenbasis<T>(InputSpace, _offsets, Blocks.Select(b => b with { Lambda = Inv(b.Lambda), LambdaBias = Inv(b.LambdaBias) }).ToList());
     }
 
     protected override LinearOperator<T> TransposeCore() => this;

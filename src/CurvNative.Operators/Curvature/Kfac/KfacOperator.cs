@@ -291,6 +291,57 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
 
     protected override LinearOperator<T> TransposeCore() => this;
 
+    // ------------------------------------------------------------------ inverse
+
+    /// <summary>
+    /// The damped inverse, block by block in the factors' eigenbases (LAPACK syevd; float32 retried in
+    /// float64): Tikhonov (G + lambda I)^-1 ⊗ (A + lambda I)^-1, the Martens-Grosse heuristic split, or
+    /// the exact (G ⊗ A + lambda I)^-1. Bias blocks are (G + lambda I)^-1 in every mode.
+    /// </summary>
+    public LinearOperator<T> Inverse(double damping, KfacDamping mode = KfacDamping.Tikhonov, double minDamping = 1e-8)
+    {
+        if (!(damping >= 0) || double.IsInfinity(damping)) throw new ArgumentOutOfRangeException(nameof(damping), $"Damping must be finite and non-negative, got {damping}.");
+        var offsets = new Dictionary<Parameter<T>, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < Parameters.Count; i++) offsets[Parameters[i]] = _offsets[i];
+        var blocks = new List<EkfacBlock<T>>();
+        foreach (var b in Blocks)
+        {
+            var layer = b.Layer;
+            var (qg, wg) = KroneckerEigenbasis<T>.Eigh(b.G);
+            Tensor<T>? qa = null, lambda = null, lambdaBias = null;
+            if (layer.Weight is not null || layer.Joint)
+            {
+                (qa, var wa) = KroneckerEigenbasis<T>.Eigh(b.A);
+                double dA = damping, dG = damping;
+                if (mode == KfacDamping.Heuristic)
+                {
+                    double meanA = wa.Sum() / wa.Length, meanG = wg.Sum() / wg.Length;
+                    double pi = meanA > 0 && meanG > 0 ? Math.Sqrt(meanA / meanG) : 1;
+                    dA = Math.Max(pi * Math.Sqrt(damping), minDamping);
+                    dG = Math.Max(Math.Sqrt(damping) / pi, minDamping);
+                }
+                lambda = Tensor<T>.Zeros(wg.Length, wa.Length);
+                for (int i = 0; i < wg.Length; i++)
+                    for (int j = 0; j < wa.Length; j++)
+                    {
+                        double denominator = mode == KfacDamping.Exact ? wg[i] * wa[j] + damping : (wg[i] + dG) * (wa[j] + dA);
+                        lambda.Span[i * wa.Length + j] = T.CreateTruncating(Reciprocal(denominator, layer));
+                    }
+            }
+            if (layer.Bias is not null && !layer.Joint)
+            {
+                lambdaBias = Tensor<T>.Zeros(wg.Length);
+                for (int i = 0; i < wg.Length; i++) lambdaBias.Span[i] = T.CreateTruncating(Reciprocal(wg[i] + damping, layer));
+            }
+            blocks.Add(new EkfacBlock<T>(layer, qa, qg, lambda, lambdaBias));
+        }
+        return new KroneckerEigenbasis<T>(InputSpace, offsets, blocks);
+    }
+
+    private static double Reciprocal(double value, KfacLayer<T> layer)
+        => value > 0 ? 1 / value : throw new InvalidOperationException(
+            $"The damped KFAC block of {layer} is singular (eigenvalue {value:E3}): use a positive damping.");
+
     // ------------------------------------------------------------------ exact functionals
 
     private IEnumerable<(Tensor<T>? A, Tensor<T> G)> KroneckerBlocks()

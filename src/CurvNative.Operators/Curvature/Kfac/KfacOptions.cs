@@ -51,3 +51,15 @@ public sealed record KfacOptions
     /// every parameter of the model, which is then an error if some belong to other layers.</summary>
     public IReadOnlyList<string>? ParameterNames { get; init; }
 }
+
+/// <summary>How <see cref="KfacOperator{T}.Inverse"/> damps the Kronecker factors.</summary>
+public enum KfacDamping
+{
+    /// <summary>(G + lambda I)^-1 ⊗ (A + lambda I)^-1: damping added to each factor (curvlinops' default).</summary>
+    Tikhonov,
+    /// <summary>Martens and Grosse (2015, Section 6.3): A + pi sqrt(lambda) I and G + sqrt(lambda)/pi I with
+    /// pi = sqrt((tr A / dim A) / (tr G / dim G)), each at least the minimum damping.</summary>
+    Heuristic,
+    /// <summary>(G ⊗ A + lambda I)^-1 exactly, through the factors' eigendecompositions.</summary>
+    Exact,
+}
