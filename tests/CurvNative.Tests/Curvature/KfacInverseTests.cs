@@ -115,3 +115,19 @@ public class KfacInverseTests
         AssertRelative(k64.Inverse(0.1).ToDense(), k32.Inverse(0.1).ToDense().Cast<double>(), 1e-4, "float32 vs float64 inverse");
     }
 }
+
+public class KfacDeterminismTests
+{
+    [Fact]
+    public void DropoutInTrainingModeIsRejected()
+    {
+        var rng = new Random(3);
+        var model = new CurvNative.NN.Modules.Sequential<double>(new CurvNative.NN.Modules.Linear<double>("0", 4, 6, rng: rng),
+            new CurvNative.NN.Modules.Dropout<double>(0.3), new CurvNative.NN.Modules.Linear<double>("2", 6, 3, rng: rng));
+        var p = Problem.Create("mlp", "ce", Reduction.Mean);
+        var options = new KfacOptions { FisherType = FisherType.Type2 };
+        var e = Assert.Throws<InvalidOperationException>(() => new KfacOperator<double>(model, p.Loss, p.Data, options));
+        Assert.Contains("not deterministic", e.Message);
+        _ = new KfacOperator<double>(model, p.Loss, p.Data, options with { CheckDeterministic = false });
+    }
+}

@@ -112,6 +112,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         if (options.BatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"Batch size must be positive, got {options.BatchSize}.");
         if (data.Count == 0) throw new ArgumentException("The data set is empty: KFAC needs at least one sample.");
         var layers = Layers(model, SelectParameters(model, options.ParameterNames), options.SeparateWeightAndBias);
+        if (options.CheckDeterministic) CheckDeterminism(model, loss, data, layers, options);
         var acc = Accumulate(model, loss, data, layers, options);
         return layers.Select(l => Block(l, acc)).ToList();
     }
@@ -130,6 +131,20 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         if (options.FisherType == FisherType.ForwardOnly)
             foreach (var l in layers) acc.SetGradientIdentity(l);
         return acc;
+    }
+
+    private static void CheckDeterminism(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
+    {
+        var batch = data.Batches(options.BatchSize).First();
+        var g1 = LayerPasses(model, loss, batch, 0, data.Count, layers, options, out var in1);
+        var g2 = LayerPasses(model, loss, batch, 0, data.Count, layers, options, out var in2);
+        var first = g1.Select(g => g.Gradient).Concat(in1.Select(i => i.Input)).ToList();
+        var second = g2.Select(g => g.Gradient).Concat(in2.Select(i => i.Input)).ToList();
+        for (int i = 0; i < first.Count; i++)
+            if (!first[i].Span.SequenceEqual(second[i].Span))
+                throw new InvalidOperationException(
+                    "KFAC's passes are not deterministic: two passes over the same batch gave different layer inputs or output gradients. " +
+                    "Put Dropout and BatchNorm in eval mode (model.Eval()), or set CheckDeterministic = false.");
     }
 
     /// <summary>

@@ -47,6 +47,10 @@ public sealed record KfacOptions
     /// <summary>Mini-batch size when streaming the data set; null for the whole set.</summary>
     public int? BatchSize { get; init; }
 
+    /// <summary>Before accumulating, run the first batch's passes twice and fail if the layer inputs or
+    /// output gradients differ (Dropout or BatchNorm in training mode).</summary>
+    public bool CheckDeterministic { get; init; } = true;
+
     /// <summary>Parameters to approximate (all must belong to Linear or Conv2d layers); null means
     /// every parameter of the model, which is then an error if some belong to other layers.</summary>
     public IReadOnlyList<string>? ParameterNames { get; init; }
