@@ -131,6 +131,7 @@ public sealed class Space : IEquatable<Space>
     /// <summary>Formats as a list of shapes: [[16, 12], [16]].</summary>
     public override string ToString() => Format(_blocks);
 
+    /// <summary>True when both spaces have the same block shapes in the same order (same dimension is not enough).</summary>
     public bool Equals(Space? other)
     {
         if (other is null) return false;
@@ -141,8 +142,10 @@ public sealed class Space : IEquatable<Space>
         return true;
     }
 
+    /// <inheritdoc cref="Equals(Space?)"/>
     public override bool Equals(object? obj) => obj is Space s && Equals(s);
 
+    /// <summary>A hash of the block shapes, consistent with <see cref="Equals(Space?)"/>.</summary>
     public override int GetHashCode()
     {
         var h = new HashCode();
@@ -154,8 +157,10 @@ public sealed class Space : IEquatable<Space>
         return h.ToHashCode();
     }
 
+    /// <summary>Value equality of block shapes; see <see cref="Equals(Space?)"/>.</summary>
     public static bool operator ==(Space? a, Space? b) => a is null ? b is null : a.Equals(b);
 
+    /// <summary>Negation of <c>==</c>.</summary>
     public static bool operator !=(Space? a, Space? b) => !(a == b);
 
     internal void CheckBlockIndices(int[] indices, string paramName)
