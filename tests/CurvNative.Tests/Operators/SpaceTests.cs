@@ -115,8 +115,8 @@ public class SpaceTests
         Assert.Equal(new Space([2], [3, 4], [1]), Space.Concat(new Space([2]), new Space([3, 4], [1])));
         var p = new[]
         {
-            new NN.Modules.Parameter<float>("w", Tensor<float>.Zeros(3, 2)),
-            new NN.Modules.Parameter<float>("b", Tensor<float>.Zeros(3)),
+            new global::CurvNative.NN.Modules.Parameter<float>("w", Tensor<float>.Zeros(3, 2)),
+            new global::CurvNative.NN.Modules.Parameter<float>("b", Tensor<float>.Zeros(3)),
         };
         Assert.Equal(new Space([3, 2], [3]), Space.FromParameters(p));
     }

@@ -65,14 +65,25 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
                 if (lambda[i] is { } lam)
                 {
                     var at = TensorOps.MatMul(rowsA, bases[i].QA!, false, false); // [n S, D'] in A's eigenbasis
-                    var m = new T[o * da];
-                    for (int s = 0; s < n; s++)
+                    if (shared == 1)
                     {
-                        // Per-sample gradient in the eigenbasis: sum over shared positions of g~ a~^T.
-                        Blas.Gemm(true, false, o, da, shared, T.One, gt.Span.Slice(s * shared * o, shared * o), o,
-                            at.Span.Slice(s * shared * da, shared * da), da, T.Zero, m, da);
-                        var l = lam.Span;
-                        for (int j = 0; j < m.Length; j++) l[j] += m[j] * m[j];
+                        // One row per sample: the per-sample gradient is the outer product g~ a~^T, so its
+                        // squares are (g~^2)(a~^2)^T and the sum over samples is one GEMM.
+                        var g2 = TensorOps.Binary(gt, gt, TensorOps.BinaryKind.Multiply);
+                        var a2 = TensorOps.Binary(at, at, TensorOps.BinaryKind.Multiply);
+                        Blas.Gemm(true, false, o, da, n, T.One, g2.Span, o, a2.Span, da, T.One, lam.Span, da);
+                    }
+                    else
+                    {
+                        var m = new T[o * da];
+                        for (int s = 0; s < n; s++)
+                        {
+                            // Per-sample gradient in the eigenbasis: sum over shared positions of g~ a~^T.
+                            Blas.Gemm(true, false, o, da, shared, T.One, gt.Span.Slice(s * shared * o, shared * o), o,
+                                at.Span.Slice(s * shared * da, shared * da), da, T.Zero, m, da);
+                            var l = lam.Span;
+                            for (int j = 0; j < m.Length; j++) l[j] += m[j] * m[j];
+                        }
                     }
                 }
                 if (lambdaBias[i] is { } lb)
