@@ -41,7 +41,7 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
             throw new ArgumentOutOfRangeException(nameof(options), $"Batch size must be positive, got {options.BatchSize}.");
         if (data.Count == 0) throw new ArgumentException("The data set is empty: a curvature operator needs at least one sample.");
         Model = model; Loss = loss; Data = data; Options = options;
-        Parameters = SelectParameters(model, options.ParameterNames);
+        Parameters = ParameterSelection.Select(model, options.ParameterNames);
     }
 
     public Module<T> Model { get; }
@@ -55,21 +55,7 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
     private protected IReadOnlyList<Var<T>> Leaves => Parameters.Select(p => p.Var).ToList();
 
     private static Space ParameterSpace(Module<T> model, CurvatureOptions? options)
-        => new(SelectParameters(model, options?.ParameterNames).Select(p => p.Value.ShapeArray).ToArray());
-
-    private static IReadOnlyList<Parameter<T>> SelectParameters(Module<T> model, IReadOnlyList<string>? names)
-    {
-        var all = model.Parameters().ToList();
-        if (names is null) return all;
-        var byName = all.ToDictionary(p => p.Name);
-        var missing = names.Where(n => !byName.ContainsKey(n)).ToList();
-        if (missing.Count > 0)
-            throw new ArgumentException($"Unknown parameter(s) {string.Join(", ", missing)}; the model has {string.Join(", ", byName.Keys)}.");
-        var chosen = names.ToHashSet();
-        if (chosen.Count != names.Count) throw new ArgumentException($"Parameter names repeat: {string.Join(", ", names)}.");
-        // Keep the model's order so flat vectors match parameters_to_vector of the subset.
-        return all.Where(p => chosen.Contains(p.Name)).ToList();
-    }
+        => Space.FromParameters(ParameterSelection.Select(model, options?.ParameterNames));
 
     /// <summary>w_b: the weight of a batch of n samples in the total loss.</summary>
     private protected T BatchWeight(int n) => Loss.Reduction == Reduction.Sum ? T.One : T.CreateTruncating(n / (double)Data.Count);

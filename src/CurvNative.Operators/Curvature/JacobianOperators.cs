@@ -54,15 +54,9 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
         Options = options ?? new CurvatureOptions();
         if (Options.BatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"Batch size must be positive, got {Options.BatchSize}.");
         Model = model; Data = data;
-        var all = model.Parameters().ToList();
-        if (Options.ParameterNames is { } names)
-        {
-            var unknown = names.Where(n => all.All(p => p.Name != n)).ToList();
-            if (unknown.Count > 0) throw new ArgumentException($"Unknown parameter(s) {string.Join(", ", unknown)}; the model has {string.Join(", ", all.Select(p => p.Name))}.");
-            all = all.Where(p => names.Contains(p.Name)).ToList();
-        }
+        var all = ParameterSelection.Select(model, Options.ParameterNames);
         Parameters = all;
-        ParameterSpace = new Space(all.Select(p => p.Value.ShapeArray).ToArray());
+        ParameterSpace = Space.FromParameters(all);
         // One forward pass on a single sample fixes the per-sample output shape.
         int[] outShape;
         using (GradMode.Disable()) outShape = model.Forward(Var<T>.Constant(data.X.Slice0(0, Math.Min(1, data.Count)))).Value.ShapeArray[1..];

@@ -26,7 +26,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     private readonly int[] _offsets;
 
     private KfacOperator(IReadOnlyList<Parameter<T>> parameters, IReadOnlyList<KfacBlock<T>> blocks)
-        : base(SpaceOf(parameters), SpaceOf(parameters), isSymmetric: true, isPositiveSemiDefinite: true)
+        : base(Space.FromParameters(parameters), Space.FromParameters(parameters), isSymmetric: true, isPositiveSemiDefinite: true)
     {
         Parameters = parameters;
         Blocks = blocks;
@@ -36,7 +36,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
 
     /// <summary>Computes the factors from passes over the data set.</summary>
     public KfacOperator(Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
-        : this(SelectParameters(model, options.ParameterNames), Compute(model, loss, data, options)) { }
+        : this(ParameterSelection.Select(model, options.ParameterNames), Compute(model, loss, data, options)) { }
 
     /// <summary>Builds the operator from factors a training loop accumulated (see
     /// <see cref="KfacFactorAccumulator{T}.Attach"/>). Forward-only G is not implied: G is what was fed.</summary>
@@ -53,8 +53,6 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     /// <summary>The Kronecker-factored blocks, one per layer.</summary>
     public IReadOnlyList<KfacBlock<T>> Blocks { get; }
 
-    private static Space SpaceOf(IReadOnlyList<Parameter<T>> ps) => new(ps.Select(p => p.Value.ShapeArray).ToArray());
-
     private static KfacBlock<T> Block(KfacLayer<T> layer, KfacFactorAccumulator<T> acc)
     {
         var (a, g) = acc.Factors(layer);
@@ -62,17 +60,6 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     }
 
     // ------------------------------------------------------------------ layers and parameters
-
-    private static IReadOnlyList<Parameter<T>> SelectParameters(Module<T> model, IReadOnlyList<string>? names)
-    {
-        var all = model.Parameters().ToList();
-        if (names is null) return all;
-        var byName = all.ToDictionary(p => p.Name);
-        foreach (var n in names)
-            if (!byName.ContainsKey(n)) throw new ArgumentException($"Unknown parameter '{n}'; the model has {string.Join(", ", byName.Keys)}.");
-        var set = names.ToHashSet();
-        return all.Where(p => set.Contains(p.Name)).ToList();
-    }
 
     /// <summary>The KFAC layers covering the selected parameters; a parameter of any other layer is an error.</summary>
     internal static List<KfacLayer<T>> Layers(Module<T> model, IReadOnlyList<Parameter<T>> selected, bool separate)
@@ -111,7 +98,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
             throw new ArgumentException($"McSamples = {options.McSamples} only applies to the Monte-Carlo Fisher, not {options.FisherType}.");
         if (options.BatchSize is < 1) throw new ArgumentOutOfRangeException(nameof(options), $"Batch size must be positive, got {options.BatchSize}.");
         if (data.Count == 0) throw new ArgumentException("The data set is empty: KFAC needs at least one sample.");
-        var layers = Layers(model, SelectParameters(model, options.ParameterNames), options.SeparateWeightAndBias);
+        var layers = Layers(model, ParameterSelection.Select(model, options.ParameterNames), options.SeparateWeightAndBias);
         if (options.CheckDeterministic) CheckDeterminism(model, loss, data, layers, options);
         var acc = Accumulate(model, loss, data, layers, options);
         return layers.Select(l => Block(l, acc)).ToList();
