@@ -5,8 +5,13 @@ namespace CurvNative.Interop;
 /// flushed to disk and then renamed over the destination. A failure at any point deletes the temporary
 /// file, so the destination is either the complete new file or untouched.
 /// </summary>
-internal static class AtomicFile
+public static class AtomicFile
 {
+    /// <summary>Writes UTF-8 text (a JSON report, an SVG plot) atomically.</summary>
+    public static void WriteAllText(string path, string text)
+        => Write(path, s => { var bytes = new System.Text.UTF8Encoding(false).GetBytes(text); s.Write(bytes); });
+
+    /// <summary>Runs <paramref name="write"/> on a temporary file and renames it over <paramref name="path"/>.</summary>
     public static void Write(string path, Action<Stream> write)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
