@@ -17,7 +17,7 @@ namespace CurvNative.Solvers;
 /// i.e. for positive definite A with α &lt; 2/λ_max(MA); the error after N terms is (I − αMA)^N A⁻¹ b,
 /// so it decays like (1 − α λ_min)^N. Outside that range the partial sums diverge: the operator does not
 /// check this (it cannot without eigenvalues), so choose α from an upper bound of λ_max, e.g. from
-/// Lanczos (CurvNative.Solvers.Eigen).
+/// <see cref="Eigen.Lanczos"/>.
 /// </para>
 /// <para>
 /// A product with K columns costs N − 1 MatMats with A (and N with M); the sum is accumulated in double.
