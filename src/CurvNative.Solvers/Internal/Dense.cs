@@ -1,0 +1,248 @@
+using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.InteropServices;
+using CurvNative.Native;
+using CurvNative.Operators;
+using CurvNative.Tensors;
+
+namespace CurvNative.Solvers.Internal;
+
+/// <summary>
+/// Dense helpers shared by the solvers, eigensolvers and estimators. Arguments are trusted.
+/// Matrices are row-major double arrays; a block of K vectors of length n is an [n, K] array
+/// (column c of row i at i·K + c), the layout of <see cref="LinearOperator{T}.MatMat"/>.
+/// Inner products are accumulated in double whatever the element type.
+/// </summary>
+internal static class Dense
+{
+    // ------------------------------------------------------------------ conversions
+
+    /// <summary>A copy of <paramref name="x"/> as doubles.</summary>
+    public static double[] ToDouble<T>(ReadOnlySpan<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var r = GC.AllocateUninitializedArray<double>(x.Length);
+        if (typeof(T) == typeof(double)) MemoryMarshal.Cast<T, double>(x).CopyTo(r);
+        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertChecked(MemoryMarshal.Cast<T, float>(x), r.AsSpan());
+        else for (int i = 0; i < x.Length; i++) r[i] = double.CreateTruncating(x[i]);
+        return r;
+    }
+
+    /// <summary>Writes doubles into a span of T (rounding for float).</summary>
+    public static void FromDouble<T>(ReadOnlySpan<double> x, Span<T> dst) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (typeof(T) == typeof(double)) x.CopyTo(MemoryMarshal.Cast<T, double>(dst));
+        else if (typeof(T) == typeof(float)) TensorPrimitives.ConvertTruncating(x, MemoryMarshal.Cast<T, float>(dst));
+        else for (int i = 0; i < x.Length; i++) dst[i] = T.CreateTruncating(x[i]);
+    }
+
+    /// <summary>A new tensor of the given shape holding <paramref name="x"/> converted to T.</summary>
+    public static Tensor<T> ToTensor<T>(ReadOnlySpan<double> x, params int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var t = Tensor<T>.Uninitialized(shape);
+        FromDouble(x, t.Span);
+        return t;
+    }
+
+    /// <summary>Y = A X for X given as doubles [n, k]; the result as doubles [rows, k]. K = 0 gives an empty result.</summary>
+    public static double[] Apply<T>(LinearOperator<T> op, ReadOnlySpan<double> x, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (k == 0) return [];
+        var y = op.MatMat(ToTensor<T>(x, op.Columns, k));
+        return ToDouble<T>(y.Span);
+    }
+
+    // ------------------------------------------------------------------ column operations on [n, K] blocks
+
+    /// <summary>result[c] = Σ_i a[i, c] b[i, c] in double.</summary>
+    public static void ColumnDots<T>(ReadOnlySpan<T> a, ReadOnlySpan<T> b, int n, int k, Span<double> result)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        result.Clear();
+        for (int i = 0; i < n; i++)
+        {
+            var ra = a.Slice(i * k, k);
+            var rb = b.Slice(i * k, k);
+            for (int c = 0; c < k; c++) result[c] += double.CreateTruncating(ra[c]) * double.CreateTruncating(rb[c]);
+        }
+    }
+
+    /// <summary>result[c] = ‖a[:, c]‖₂ in double.</summary>
+    public static void ColumnNorms<T>(ReadOnlySpan<T> a, int n, int k, Span<double> result) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ColumnDots(a, a, n, k, result);
+        for (int c = 0; c < k; c++) result[c] = Math.Sqrt(result[c]);
+    }
+
+    /// <summary>y[:, c] = α[c] x[:, c] + β[c] y[:, c].</summary>
+    public static void ColumnAxpby<T>(ReadOnlySpan<double> alpha, ReadOnlySpan<T> x, ReadOnlySpan<double> beta, Span<T> y, int n, int k)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Span<T> a = k <= 256 ? stackalloc T[k] : new T[k];
+        Span<T> b = k <= 256 ? stackalloc T[k] : new T[k];
+        for (int c = 0; c < k; c++) { a[c] = T.CreateTruncating(alpha[c]); b[c] = T.CreateTruncating(beta[c]); }
+        for (int i = 0; i < n; i++)
+        {
+            var rx = x.Slice(i * k, k);
+            var ry = y.Slice(i * k, k);
+            for (int c = 0; c < k; c++) ry[c] = a[c] * rx[c] + b[c] * ry[c];
+        }
+    }
+
+    /// <summary>The first column holding a NaN or an infinity, or −1 when every entry is finite.</summary>
+    public static int FirstNonFiniteColumn<T>(ReadOnlySpan<T> x, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        for (int i = 0; i < n; i++)
+            for (int c = 0; c < k; c++)
+                if (!T.IsFinite(x[i * k + c])) return c;
+        return -1;
+    }
+
+    /// <summary>Copies the columns <paramref name="cols"/> of an [n, k] block into a new [n, cols.Length] tensor.</summary>
+    public static Tensor<T> GatherColumns<T>(ReadOnlySpan<T> x, int n, int k, ReadOnlySpan<int> cols) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = cols.Length;
+        var g = Tensor<T>.Uninitialized(n, m);
+        var gs = g.Span;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++) gs[i * m + j] = x[i * k + cols[j]];
+        return g;
+    }
+
+    /// <summary>Writes the columns of an [n, cols.Length] block into columns <paramref name="cols"/> of an [n, k] block.</summary>
+    public static void ScatterColumns<T>(ReadOnlySpan<T> g, int n, int k, ReadOnlySpan<int> cols, Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int m = cols.Length;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < m; j++) x[i * k + cols[j]] = g[i * m + j];
+    }
+
+    // ------------------------------------------------------------------ small dense linear algebra (double)
+
+    /// <summary>C = α op(A) op(B) + β C for row-major double matrices; op(A) is [m, k], op(B) is [k, n].</summary>
+    public static void Gemm(bool transA, bool transB, int m, int n, int k, double alpha,
+        ReadOnlySpan<double> a, int lda, ReadOnlySpan<double> b, int ldb, double beta, Span<double> c, int ldc)
+        => Blas.Gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+
+    /// <summary>op(A) op(B) as a new [m, n] array; A stored [aRows, aCols], B [bRows, bCols].</summary>
+    public static double[] MatMul(ReadOnlySpan<double> a, int aRows, int aCols, bool transA,
+        ReadOnlySpan<double> b, int bRows, int bCols, bool transB)
+    {
+        int m = transA ? aCols : aRows, k = transA ? aRows : aCols, n = transB ? bRows : bCols;
+        var c = new double[m * n];
+        Blas.Gemm(transA, transB, m, n, k, 1.0, a, aCols, b, bCols, 0.0, c, n);
+        return c;
+    }
+
+    /// <summary>
+    /// Symmetric eigendecomposition of the [n, n] row-major matrix <paramref name="a"/> (only its upper
+    /// triangle, row ≤ column, is read; it is not modified) by LAPACK xSYEVD. Returns the eigenvalues in
+    /// ascending order and the eigenvectors as rows: vectors[i·n .. i·n + n) belongs to values[i].
+    /// </summary>
+    public static (double[] Values, double[] Vectors) SymmetricEigen(ReadOnlySpan<double> a, int n)
+    {
+        var v = a.ToArray();
+        var w = new double[n];
+        Lapack.SymmetricEigen<double>(n, v, w, computeVectors: true);
+        return (w, v);
+    }
+
+    /// <summary>(A + Aᵀ)/2 in place for an [n, n] matrix.</summary>
+    public static void Symmetrize(Span<double> a, int n)
+    {
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++)
+            {
+                double s = 0.5 * (a[i * n + j] + a[j * n + i]);
+                a[i * n + j] = s;
+                a[j * n + i] = s;
+            }
+    }
+
+    /// <summary>
+    /// Orthonormal basis of the columns of Y ([n, m] row-major) with numerical rank truncation:
+    /// Y ≈ Q R with Q [n, r] (QᵀQ = I) and R = QᵀY [r, m]. Computed by two passes of an
+    /// eigenvalue-based Cholesky-QR (Gram matrix YᵀY = V Θ Vᵀ, Q = Y V Θ^{-1/2}; then once more on Q to
+    /// restore orthogonality, as CholeskyQR2 of Fukaya et al. 2014), which costs GEMMs only. Directions
+    /// whose squared singular value is below <c>rankTolerance · θ_max</c> are dropped (the Gram matrix
+    /// cannot resolve singular values below about √ε · σ_max anyway). r may be 0 (Y = 0).
+    /// </summary>
+    public static (double[] Q, double[] R, int Rank) Orthonormalize(ReadOnlySpan<double> y, int n, int m, double rankTolerance = 1e-13)
+    {
+        var q = y.ToArray();
+        int cols = m;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            var g = MatMul(q, n, cols, true, q, n, cols, false); // [cols, cols]
+            var (theta, vecs) = SymmetricEigen(g, cols);
+            double max = cols == 0 ? 0 : Math.Max(theta[cols - 1], 0);
+            double threshold = pass == 0 ? rankTolerance * Math.Max(1, m) * max : 1e-3 * max;
+            var keep = new List<int>();
+            for (int i = cols - 1; i >= 0; i--) if (theta[i] > threshold && max > 0) keep.Add(i);
+            int r = keep.Count;
+            // B = V_r Θ_r^{-1/2}, [cols, r]
+            var b = new double[cols * r];
+            for (int j = 0; j < r; j++)
+            {
+                int e = keep[j];
+                double s = 1.0 / Math.Sqrt(theta[e]);
+                for (int i = 0; i < cols; i++) b[i * r + j] = vecs[e * cols + i] * s;
+            }
+            q = MatMul(q, n, cols, false, b, cols, r, false);
+            cols = r;
+        }
+        var rr = MatMul(q, n, cols, true, y.ToArray(), n, m, false); // [r, m]
+        return (q, rr, cols);
+    }
+
+    /// <summary>The inverse of an [n, n] matrix by Gauss–Jordan elimination with partial pivoting, or null if singular.</summary>
+    public static double[]? Invert(ReadOnlySpan<double> a, int n)
+    {
+        var m = a.ToArray();
+        var inv = new double[n * n];
+        for (int i = 0; i < n; i++) inv[i * n + i] = 1;
+        for (int col = 0; col < n; col++)
+        {
+            int p = col;
+            double best = Math.Abs(m[col * n + col]);
+            for (int i = col + 1; i < n; i++)
+            {
+                double v = Math.Abs(m[i * n + col]);
+                if (v > best) { best = v; p = i; }
+            }
+            if (!(best > 0) || !double.IsFinite(best)) return null;
+            if (p != col)
+                for (int j = 0; j < n; j++)
+                {
+                    (m[col * n + j], m[p * n + j]) = (m[p * n + j], m[col * n + j]);
+                    (inv[col * n + j], inv[p * n + j]) = (inv[p * n + j], inv[col * n + j]);
+                }
+            double d = 1.0 / m[col * n + col];
+            for (int j = 0; j < n; j++) { m[col * n + j] *= d; inv[col * n + j] *= d; }
+            for (int i = 0; i < n; i++)
+            {
+                if (i == col) continue;
+                double f = m[i * n + col];
+                if (f == 0) continue;
+                for (int j = 0; j < n; j++) { m[i * n + j] -= f * m[col * n + j]; inv[i * n + j] -= f * inv[col * n + j]; }
+            }
+        }
+        return inv;
+    }
+
+    /// <summary>Σ_i a[i] b[i] in double.</summary>
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => TensorPrimitives.Dot(a, b);
+
+    /// <summary>‖a‖₂.</summary>
+    public static double Norm(ReadOnlySpan<double> a) => Math.Sqrt(TensorPrimitives.Dot(a, a));
+
+    /// <summary>Identity columns e_{j0} … e_{j0+k−1} as a double [n, k] block.</summary>
+    public static double[] IdentityColumns(int n, int j0, int k)
+    {
+        var e = new double[n * k];
+        for (int c = 0; c < k; c++) e[(j0 + c) * k + c] = 1;
+        return e;
+    }
+
+    /// <summary>Number of columns per MatMat so that a block of n-vectors holds at most about 2^24 elements.</summary>
+    public static int ChunkColumns(int n, int total) => Math.Clamp((1 << 24) / Math.Max(n, 1), 1, Math.Max(total, 1));
+}
