@@ -18,11 +18,17 @@ internal static class App
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var context = new CliContext(stdout, stderr);
-        var root = new RootCommand("CurvNative: neural-network curvature in .NET. Losses and gradients of PyTorch models, and a training demo.")
+        var root = new RootCommand("CurvNative: neural-network curvature as linear operators in .NET. Gradients, curvature products, eigenvalues, traces, diagonals, solves and spectral densities of PyTorch models given as files, and a demo.")
         {
             DemoCommand.Create(context),
             GradCommand.Create(context),
             LossCommand.Create(context),
+            MatvecCommand.Create(context),
+            AnalysisCommands.Eigs(context),
+            AnalysisCommands.Trace(context),
+            AnalysisCommands.Diag(context),
+            AnalysisCommands.Solve(context),
+            AnalysisCommands.Density(context),
         };
 
         ParseResult parsed;

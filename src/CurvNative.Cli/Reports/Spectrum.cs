@@ -1,0 +1,34 @@
+using System.Numerics;
+using CurvNative.Operators;
+using CurvNative.Solvers.Eigen;
+
+namespace CurvNative.Cli.Reports;
+
+/// <summary>A spectral density on a grid chosen from the operator's extreme eigenvalues.</summary>
+internal sealed record SpectrumEstimate(double[] Grid, double[] Density, bool LogScale, int MatVecs);
+
+/// <summary>
+/// Chooses the grid and broadening for stochastic Lanczos quadrature: for PSD operators the log-spectrum
+/// variant on a log-spaced grid spanning eight decades below the largest eigenvalue; otherwise the
+/// linear density between the smallest and largest eigenvalues (each located by a few Lanczos steps).
+/// </summary>
+internal static class Spectrum
+{
+    public static SpectrumEstimate Estimate<T>(LinearOperator<T> op, int probes, int steps, int points, int seed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var loose = new LanczosOptions { Tolerance = 1e-3, Seed = seed };
+        var top = Lanczos.Eigs(op, 1, EigenWhich.Largest, loose);
+        double max = top.Eigenvalues[0];
+        if (op.IsPositiveSemiDefinite && max > 0)
+        {
+            var grid = SpectralDensity.LogGrid(max * 1e-8, max * 2, points);
+            var d = SpectralDensity.SlqLog(op, probes, steps, grid, sigma: 0.1, epsilon: max * 1e-10, seed: seed);
+            return new SpectrumEstimate(grid.Select(Math.Log10).ToArray(), d.Density.Select((v, i) => v * grid[i] * Math.Log(10)).ToArray(), true, top.MatVecs + d.MatVecs);
+        }
+        var bottom = Lanczos.Eigs(op, 1, EigenWhich.Smallest, loose);
+        double min = bottom.Eigenvalues[0], margin = Math.Max(1e-12, (max - min) * 0.05);
+        var linear = SpectralDensity.LinearGrid(min - margin, max + margin, points);
+        var density = SpectralDensity.Slq(op, probes, steps, linear, sigma: Math.Max(1e-12, (max - min) / 100), seed: seed);
+        return new SpectrumEstimate(linear, density.Density.ToArray(), false, top.MatVecs + bottom.MatVecs + density.MatVecs);
+    }
+}
