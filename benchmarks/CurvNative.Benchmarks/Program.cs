@@ -18,10 +18,11 @@ public static class Program
         int? threads = TakeOption(rest, "--threads");
         IConfig config = DefaultConfig.Instance
             .AddColumn(new GflopsColumn(), new SgemmFractionColumn());
-        // BenchmarkDotNet runs each benchmark in a child process: pin its threads through the job's environment.
-        if (threads is { } t)
-            config = config.AddJob(Job.Default.WithEnvironmentVariables(
-                ThreadEnv.For(t).Select(kv => new EnvironmentVariable(kv.Key, kv.Value)).ToArray()).AsDefault());
+        // BenchmarkDotNet runs each benchmark in a child process: pin its threads (when asked) and the GC
+        // knob through the job's environment.
+        var env = threads is { } t ? ThreadEnv.For(t) : ThreadEnv.Gc;
+        config = config.AddJob(Job.Default.WithEnvironmentVariables(
+            env.Select(kv => new EnvironmentVariable(kv.Key, kv.Value)).ToArray()).AsDefault());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. rest], config);
         return 0;
     }
