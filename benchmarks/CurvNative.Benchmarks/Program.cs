@@ -6,13 +6,15 @@ namespace CurvNative.Benchmarks;
 
 /// <summary>
 /// <c>dotnet run -c Release -- [--threads T] [BenchmarkDotNet args]</c> runs the BenchmarkDotNet classes;
-/// <c>dotnet run -c Release -- ratio --threads T</c> prints and writes the quick ratio table against PyTorch.
+/// <c>dotnet run -c Release -- ratio --threads T</c> prints and writes the quick ratio table against PyTorch;
+/// <c>dotnet run -c Release -- check</c> checks the accuracy of the float fast paths.
 /// </summary>
 public static class Program
 {
     public static int Main(string[] args)
     {
         if (args.Length > 0 && args[0] == "ratio") return RatioMode.Run(args);
+        if (args.Length > 0 && args[0] == "check") return AccuracyCheck.Run();
 
         var rest = new List<string>(args);
         int? threads = TakeOption(rest, "--threads");

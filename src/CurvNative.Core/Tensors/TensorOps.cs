@@ -1,4 +1,6 @@
 using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using TP = System.Numerics.Tensors.TensorPrimitives;
 
 namespace CurvNative.Tensors;
@@ -121,7 +123,11 @@ public static class TensorOps
         {
             case UnaryKind.Exp: TP.Exp(s, d); break;
             case UnaryKind.Log: TP.Log(s, d); break;
-            case UnaryKind.Tanh: TP.Tanh(s, d); break;
+            case UnaryKind.Tanh:
+                if (typeof(T) == typeof(float) && Vector256.IsHardwareAccelerated)
+                    FastMath.Tanh(MemoryMarshal.Cast<T, float>(s), MemoryMarshal.Cast<T, float>(d));
+                else TP.Tanh(s, d);
+                break;
             case UnaryKind.Sigmoid: TP.Sigmoid(s, d); break;
             case UnaryKind.Abs: TP.Abs(s, d); break;
             case UnaryKind.Relu: Relu(s, d); break;
@@ -184,14 +190,20 @@ public static class TensorOps
         return r;
     }
 
-    /// <summary>g * (1 - y^2): the tanh derivative applied to an upstream gradient, fused.</summary>
+    /// <summary>g * (1 - y^2): the tanh derivative applied to an upstream gradient, fused into one pass.</summary>
     public static Tensor<T> TanhBackward<T>(Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var r = Tensor<T>.Uninitialized(y.ShapeArray);
+        ReadOnlySpan<T> gs = g.Span, ys = y.Span;
         var d = r.Span;
-        TP.Multiply(y.Span, y.Span, d);
-        TP.Subtract(T.One, d, d);
-        TP.Multiply(d, g.Span, d);
+        int i = 0;
+        if (Vector.IsHardwareAccelerated)
+            for (; i <= ys.Length - Vector<T>.Count; i += Vector<T>.Count)
+            {
+                var v = new Vector<T>(ys[i..]);
+                (new Vector<T>(gs[i..]) * (Vector<T>.One - v * v)).CopyTo(d[i..]);
+            }
+        for (; i < ys.Length; i++) d[i] = gs[i] * (T.One - ys[i] * ys[i]);
         return r;
     }
 
