@@ -17,6 +17,7 @@ Reported (median of --repeats timed runs after --warmup untimed runs):
   mlp_grad_ms     forward+backward, MLP 784-256(tanh)-256(tanh)-10, CE mean, batch 256
   cnn_grad_ms     forward+backward, [64,3,32,32] Conv(3,16,3,p1) ReLU MaxPool2 Conv(16,32,3,p1)
                   ReLU MaxPool2 Flatten Linear(2048,10), CE mean
+  mlp_fwd_ms, cnn_fwd_ms   the forward pass + loss alone (graph recorded, no backward)
   sgemm_gflops    torch.mm 1024x1024 @ 1024x1024
   sgemm_256x784x256_gflops   torch.mm 256x784 @ 784x256
   mlp_hvp_ms      Hessian-vector product of the MLP loss (double backward, incl. forward)
@@ -131,6 +132,8 @@ def main():
 
     details["mlp_grad"] = timeit(mlp_grad, W, R)
     res["mlp_grad_ms"] = details["mlp_grad"]["median_ms"]
+    details["mlp_fwd"] = timeit(lambda: F.cross_entropy(mlp(xm), ym), W, R)
+    res["mlp_fwd_ms"] = details["mlp_fwd"]["median_ms"]
 
     # (b) CNN gradient -------------------------------------------------------
     cnn = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -146,6 +149,8 @@ def main():
 
     details["cnn_grad"] = timeit(cnn_grad, W, R)
     res["cnn_grad_ms"] = details["cnn_grad"]["median_ms"]
+    details["cnn_fwd"] = timeit(lambda: F.cross_entropy(cnn(xc), yc), W, R)
+    res["cnn_fwd_ms"] = details["cnn_fwd"]["median_ms"]
 
     # (c) sgemm --------------------------------------------------------------
     def gemm(m, k, n, reps):

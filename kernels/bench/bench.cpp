@@ -1,6 +1,7 @@
-// Micro-benchmark of the conv kernels on the reference CNN (batch 64, 3x32x32,
-// Conv2d(3,16,3,pad=1) then Conv2d(16,32,3,pad=1)), float32. Build with
-// -DCURVNATIVE_BUILD_BENCH=ON; run ./curvnative_bench [reps].
+// Micro-benchmark of the conv and pool kernels on the reference CNN (batch 64, 3x32x32,
+// Conv2d(3,16,3,pad=1) MaxPool2d(2) Conv2d(16,32,3,pad=1) MaxPool2d(2), as in
+// benchmarks/ and tools/bench_torch.py; "conv2@32" is the same conv on the unpooled 32x32 input),
+// float32, best of [reps]. Build with -DCURVNATIVE_BUILD_BENCH=ON; run ./curvnative_bench [reps].
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -45,13 +46,31 @@ int main(int argc, char** argv) {
     double i2 = time_ms(reps, [&] { cn_conv2d_input_grad_f32(&g2, gy2.data(), w2.data(), gy1.data()); });
     double wg2 = time_ms(reps, [&] { cn_conv2d_weight_grad_f32(&g2, y1.data(), gy2.data(), gw2.data()); });
     double wg1 = time_ms(reps, [&] { cn_conv2d_weight_grad_f32(&g1, x.data(), gy1.data(), gw1.data()); });
+    // The benchmark model's second conv runs on the pooled 16x16 maps.
+    cn_conv2d_geom g3 = geom(n, 16, 16, 16, 32, 3, 1, 1);
+    std::vector<float> x3(n * 16 * 256), y3(n * 32 * 256), gy3(y3.size()), gx3(x3.size());
+    fill(x3); fill(gy3);
+    double f3 = time_ms(reps, [&] { cn_conv2d_forward_f32(&g3, x3.data(), w2.data(), y3.data()); });
+    double i3 = time_ms(reps, [&] { cn_conv2d_input_grad_f32(&g3, gy3.data(), w2.data(), gx3.data()); });
+    double wg3 = time_ms(reps, [&] { cn_conv2d_weight_grad_f32(&g3, x3.data(), gy3.data(), gw2.data()); });
+    cn_pool2d_geom p1{n, 16, 32, 32, 2, 2, 2, 2, 0, 0, 16, 16}, p2{n, 32, 16, 16, 2, 2, 2, 2, 0, 0, 8, 8};
+    std::vector<float> py1(n * 16 * 256), py2(n * 32 * 64);
+    std::vector<int64_t> pi1(py1.size()), pi2(py2.size());
+    double mp1 = time_ms(reps, [&] { cn_maxpool2d_forward_f32(&p1, y1.data(), py1.data(), pi1.data()); });
+    double mp2 = time_ms(reps, [&] { cn_maxpool2d_forward_f32(&p2, y3.data(), py2.data(), pi2.data()); });
     auto gf = [](double flop, double ms) { return flop / ms / 1e6; };
     double fl1 = 2.0 * n * 1024 * 16 * 27, fl2 = 2.0 * n * 1024 * 32 * 144;
     std::printf("conv1 fwd      %7.3f ms  %6.1f GFLOP/s\n", f1, gf(fl1, f1));
-    std::printf("conv2 fwd      %7.3f ms  %6.1f GFLOP/s\n", f2, gf(fl2, f2));
-    std::printf("conv2 in-grad  %7.3f ms  %6.1f GFLOP/s\n", i2, gf(fl2, i2));
-    std::printf("conv2 w-grad   %7.3f ms  %6.1f GFLOP/s\n", wg2, gf(fl2, wg2));
+    std::printf("conv2@32 fwd   %7.3f ms  %6.1f GFLOP/s\n", f2, gf(fl2, f2));
+    std::printf("conv2@32 in-gr %7.3f ms  %6.1f GFLOP/s\n", i2, gf(fl2, i2));
+    std::printf("conv2@32 w-gr  %7.3f ms  %6.1f GFLOP/s\n", wg2, gf(fl2, wg2));
     std::printf("conv1 w-grad   %7.3f ms  %6.1f GFLOP/s\n", wg1, gf(fl1, wg1));
-    std::printf("total          %7.3f ms\n", f1 + f2 + i2 + wg2 + wg1);
+    std::printf("conv2 fwd      %7.3f ms  %6.1f GFLOP/s\n", f3, gf(fl2 / 4, f3));
+    std::printf("conv2 in-grad  %7.3f ms  %6.1f GFLOP/s\n", i3, gf(fl2 / 4, i3));
+    std::printf("conv2 w-grad   %7.3f ms  %6.1f GFLOP/s\n", wg3, gf(fl2 / 4, wg3));
+    std::printf("maxpool1       %7.3f ms\n", mp1);
+    std::printf("maxpool2       %7.3f ms\n", mp2);
+    std::printf("model total    %7.3f ms (conv1 fwd+w-grad, conv2 fwd+in-grad+w-grad, both pools)\n",
+                f1 + wg1 + f3 + i3 + wg3 + mp1 + mp2);
     return 0;
 }

@@ -44,6 +44,9 @@ int configured_threads() {
 // Below this much estimated work (roughly "elements touched") a wake-up is not worth it.
 constexpr double kMinParallelWork = 32768.0;
 constexpr int kSpinIterations = 4000;
+// Parts per thread: more parts than threads lets the caller take over the share of a worker that
+// is late or descheduled instead of waiting for it.
+constexpr int kPartsPerThread = 4;
 
 }  // namespace
 
@@ -65,6 +68,17 @@ ThreadPool::ThreadPool(int threads) {
     }
 }
 
+bool ThreadPool::try_run_part(uint64_t gen, int part) {
+    uint64_t expected = gen;
+    if (!avail_[part].compare_exchange_strong(expected, 0, std::memory_order_acq_rel)) return false;
+    // The claim succeeded, so this job cannot finish (and its fields cannot change) before done_ counts it.
+    const int parts = parts_.load(std::memory_order_relaxed);
+    const int64_t begin = count_ * part / parts, end = count_ * (part + 1) / parts;
+    if (begin < end) fn_(ctx_, begin, end);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+    return true;
+}
+
 void ThreadPool::worker_loop(int index) {
     uint64_t seen = 0;
     for (;;) {
@@ -81,12 +95,12 @@ void ThreadPool::worker_loop(int index) {
             }
         }
         seen = gen;
-        if (index < parts_) {
-            int64_t begin = count_ * index / parts_;
-            int64_t end = count_ * (index + 1) / parts_;
-            if (begin < end) fn_(ctx_, begin, end);
-        }
-        pending_.fetch_sub(1, std::memory_order_acq_rel);
+        // Start at this worker's own share, then help with the rest. A stale `parts` (from a newer job
+        // being set up) is harmless: no part of it is available under this generation.
+        const int parts = std::min(parts_.load(std::memory_order_relaxed), kMaxParts);
+        const int threads = size();
+        const int first = parts * index / threads;
+        for (int k = 0; k < parts; ++k) try_run_part(gen, (first + k) % parts);
     }
 }
 
@@ -102,21 +116,24 @@ void ThreadPool::run(int64_t count, double cost_per_item, Fn fn, void* ctx) {
         fn(ctx, 0, count);
         return;
     }
-    int parts = static_cast<int>(std::min<int64_t>(threads, count));
+    const int parts = static_cast<int>(std::min<int64_t>({count, int64_t{threads} * kPartsPerThread, kMaxParts}));
+    uint64_t gen;
     {
         std::lock_guard<std::mutex> lock(m_);
+        // Every part of the previous job is done (we waited for it), so nobody reads these now.
         fn_ = fn;
         ctx_ = ctx;
         count_ = count;
-        parts_ = parts;
-        // Every worker acknowledges the generation; those without a part decrement at once.
-        pending_.store(static_cast<int>(workers_.size()), std::memory_order_release);
-        generation_.fetch_add(1, std::memory_order_acq_rel);
+        parts_.store(parts, std::memory_order_relaxed);
+        done_.store(0, std::memory_order_relaxed);
+        gen = generation_.load(std::memory_order_relaxed) + 1;
+        for (int i = 0; i < parts; ++i) avail_[i].store(gen, std::memory_order_relaxed);
+        generation_.store(gen, std::memory_order_release);
     }
     cv_.notify_all();
-    int64_t end0 = count / parts;
-    if (end0 > 0) fn(ctx, 0, end0);
-    for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    for (int i = 0; i < parts; ++i) try_run_part(gen, i);
+    // Only parts that a worker claimed and is running remain.
+    for (int spin = 0; done_.load(std::memory_order_acquire) != parts; ++spin) {
         if (spin < kSpinIterations) CN_PAUSE();
         else std::this_thread::yield();
     }

@@ -19,7 +19,7 @@ public:
 
     int size() const { return static_cast<int>(workers_.size()) + 1; }
 
-    // Runs body(begin, end) over [0, count) split into at most size() contiguous ranges.
+    // Runs body(begin, end) over [0, count) split into contiguous parts.
     // Falls back to running inline when the pool is busy (concurrent callers) or when
     // the total work (count * cost_per_item) is too small to pay for a wake-up.
     // body must not throw.
@@ -38,17 +38,27 @@ private:
     void run(int64_t count, double cost_per_item, Fn fn, void* ctx);
     explicit ThreadPool(int threads);
     void worker_loop(int index);
+    // Claims part `part` of job `gen` if still available and runs it; true if it ran.
+    bool try_run_part(uint64_t gen, int part);
+
+    static constexpr int kMaxParts = 64;
 
     std::vector<std::thread> workers_;
     std::mutex busy_;                 // one parallel_for at a time
     std::mutex m_;
     std::condition_variable cv_;
     std::atomic<uint64_t> generation_{0};
-    std::atomic<int> pending_{0};
+    // Parts are claimed, not assigned: avail_[i] holds the generation whose part i nobody has taken yet
+    // (0 once taken). The caller runs every part no worker has claimed, so a worker that wakes late
+    // (its core busy with another process) costs nothing, and the caller only ever waits for parts
+    // that are already running. The job fields are rewritten only after every part of the previous
+    // job is done, and a worker reads them only after a successful claim.
+    std::atomic<uint64_t> avail_[kMaxParts] = {};
+    std::atomic<int> done_{0};
+    std::atomic<int> parts_{0};
     Fn fn_ = nullptr;
     void* ctx_ = nullptr;
     int64_t count_ = 0;
-    int parts_ = 0;
 };
 
 }  // namespace cn

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Numerics;
 using CurvNative.Native;
 using CurvNative.Tensors;
@@ -16,32 +17,30 @@ public static partial class F
     {
         if (x.Rank != 4 || w.Rank != 4 || x.Shape[1] != w.Shape[1])
             throw new ArgumentException($"Conv2d expects x [N, C, H, W] and w [O, C, kh, kw] with equal C, got {Shape.Format(x.Shape)} and {Shape.Format(w.Shape)}.");
-        var g = Geometry(x.Shape, w.Shape, stride, padding);
-        var y = Tensor<T>.Zeros(g.N, g.OutChannels, g.OutHeight, g.OutWidth);
-        NativeKernels.Conv2dForward(g, x.Value.Span, w.Value.Span, y.Span);
-        return Var<T>.Record(new ConvOp<T>(ConvRole.Forward, g), y, x, w);
+        return ConvForward(x, w, Geometry(x.Shape, w.Shape, stride, padding));
     }
 
     private static Conv2dGeometry Geometry(ReadOnlySpan<int> x, ReadOnlySpan<int> w, int stride, int padding)
         => Conv2dGeometry.Create(x[0], x[1], x[2], x[3], w[0], w[2], w[3], stride, stride, padding, padding);
 
+    // The native kernels overwrite their whole output (curvnative.h), so outputs skip zeroing.
     private static Var<T> ConvInputGrad<T>(Var<T> gy, Var<T> w, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var gx = Tensor<T>.Zeros(g.N, g.InChannels, g.Height, g.Width);
+        var gx = Tensor<T>.Uninitialized(g.N, g.InChannels, g.Height, g.Width);
         NativeKernels.Conv2dInputGrad(g, gy.Value.Span, w.Value.Span, gx.Span);
         return Var<T>.Record(new ConvOp<T>(ConvRole.InputGrad, g), gx, gy, w);
     }
 
     private static Var<T> ConvWeightGrad<T>(Var<T> x, Var<T> gy, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var gw = Tensor<T>.Zeros(g.OutChannels, g.InChannels, g.KernelH, g.KernelW);
+        var gw = Tensor<T>.Uninitialized(g.OutChannels, g.InChannels, g.KernelH, g.KernelW);
         NativeKernels.Conv2dWeightGrad(g, x.Value.Span, gy.Value.Span, gw.Span);
         return Var<T>.Record(new ConvOp<T>(ConvRole.WeightGrad, g), gw, x, gy);
     }
 
     private static Var<T> ConvForward<T>(Var<T> x, Var<T> w, Conv2dGeometry g) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var y = Tensor<T>.Zeros(g.N, g.OutChannels, g.OutHeight, g.OutWidth);
+        var y = Tensor<T>.Uninitialized(g.N, g.OutChannels, g.OutHeight, g.OutWidth);
         NativeKernels.Conv2dForward(g, x.Value.Span, w.Value.Span, y.Span);
         return Var<T>.Record(new ConvOp<T>(ConvRole.Forward, g), y, x, w);
     }
@@ -92,12 +91,18 @@ public static partial class F
     {
         if (x.Rank != 4) throw new ArgumentException($"MaxPool2d expects [N, C, H, W], got {Shape.Format(x.Shape)}.");
         var g = Pool2dGeometry.Create(x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3], kernel, kernel, stride, stride, 0, 0);
-        var y = Tensor<T>.Zeros(g.N, g.Channels, g.OutHeight, g.OutWidth);
-        var argmax = new long[y.Length];
-        NativeKernels.MaxPool2dForward(g, x.Value.Span, y.Span, argmax);
-        var index = new int[argmax.Length];
-        for (int i = 0; i < index.Length; i++) index[i] = (int)argmax[i];
-        // The selection is piecewise constant, so the pooled value is a gather: linear in x.
-        return GatherFlat(x, index, y.ShapeArray);
+        var y = Tensor<T>.Uninitialized(g.N, g.Channels, g.OutHeight, g.OutWidth);
+        var argmax = ArrayPool<long>.Shared.Rent(y.Length); // scratch: only the int copy below is kept
+        try
+        {
+            NativeKernels.MaxPool2dForward(g, x.Value.Span, y.Span, argmax.AsSpan(0, y.Length));
+            var index = new int[y.Length];
+            for (int i = 0; i < index.Length; i++) index[i] = (int)argmax[i];
+            // The selection is piecewise constant, so the pooled value is a gather: linear in x. The kernel's
+            // y is exactly x.flat[index] (indices in range by construction), so record it as that gather
+            // instead of gathering a second time.
+            return Var<T>.Record(new GatherOp<T>(index), y, x);
+        }
+        finally { ArrayPool<long>.Shared.Return(argmax); }
     }
 }

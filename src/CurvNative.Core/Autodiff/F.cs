@@ -148,6 +148,7 @@ public static partial class F
         {
             // First-order fast path: fused kernel, no temporaries beyond the result.
             if (_kind == UnaryKind.Tanh && !GradMode.IsEnabled) return [Const(TanhBackward(g.Value, node.Output.Value))];
+            if (_kind == UnaryKind.Relu && !GradMode.IsEnabled) return [Const(ReluBackward(g.Value, node.Inputs[0].Value))];
             return [Mul(g, Derivative(node.Inputs[0], node.Output))];
         }
 

@@ -1,0 +1,254 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+
+namespace CurvNative.Benchmarks;
+
+/// <summary>
+/// Quick ours-vs-PyTorch table: each workload timed with warm-up + median of N Stopwatch runs, then
+/// tools/bench_torch.py run in the same process tree with the same thread pinning. With --runs R the whole
+/// measurement (ours, then PyTorch) is repeated R times; the table keeps the median run (by the geometric
+/// mean of the two gradient ratios) and shows the spread of every ratio over the runs.
+/// </summary>
+internal static class RatioMode
+{
+    private const string Usage =
+        "ratio [--threads T=1] [--runs R=1] [--warmup W=5] [--repeats N=50] [--python /usr/bin/python3] [--no-torch]";
+
+    private sealed record Timing(double MedianMs, double P25Ms, double P75Ms, double MinMs);
+
+    private sealed class RunResult
+    {
+        public Dictionary<string, Timing> Ours { get; } = new();
+        public Dictionary<string, double> Torch { get; } = new();   // median ms per key, as the JSON has them
+        public string? TorchJson { get; set; }
+        public double? Ratio(string key) => Torch.TryGetValue(key, out var t) && Ours.TryGetValue(key, out var o) ? o.MedianMs / t : null;
+    }
+
+    // Row key (bench_torch.py's JSON key), label, target.
+    private static readonly (string Key, string Label, string Target)[] Rows =
+    [
+        ("mlp_grad_ms", "MLP gradient (fwd+bwd, batch 256)", "ratio <= 1.0, >= 60% of sgemm"),
+        ("cnn_grad_ms", "CNN gradient (fwd+bwd, batch 64)", "ratio <= 1.2"),
+        ("mlp_fwd_ms", "MLP forward + loss", "-"),
+        ("cnn_fwd_ms", "CNN forward + loss", "-"),
+        ("sgemm_1024_ms", "sgemm 1024x1024x1024", "(same OpenBLAS: ~1)"),
+        ("sgemm_256x784x256_ms", "sgemm 256x784x256", "(same OpenBLAS: ~1)"),
+    ];
+
+    private const double WarmupSeconds = 1.0;
+
+    private const double Sgemm1024Flops = 2.0 * 1024 * 1024 * 1024, Sgemm256Flops = 2.0 * 256 * 784 * 256;
+
+    public static int Run(string[] args)
+    {
+        var rest = new List<string>(args.Skip(1));
+        int threads, runs, warmup, repeats;
+        string python;
+        bool noTorch;
+        try
+        {
+            threads = Program.TakeOption(rest, "--threads") ?? 1;
+            runs = Program.TakeOption(rest, "--runs") ?? 1;
+            warmup = Program.TakeOption(rest, "--warmup") ?? 5;
+            repeats = Program.TakeOption(rest, "--repeats") ?? 50;
+            python = TakeString(rest, "--python") ?? "/usr/bin/python3";
+            noTorch = rest.Remove("--no-torch");
+            if (rest.Count > 0) throw new ArgumentException($"unknown arguments: {string.Join(' ', rest)}");
+        }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"{e.Message}\nusage: {Usage}");
+            return 2;
+        }
+        if (!ThreadEnv.IsPinned(threads)) return ThreadEnv.Reexec(threads, args);
+        ThreadEnv.PinOpenBlas(threads);
+
+        var root = FindRepoRoot();
+        var results = new List<RunResult>();
+        for (int r = 0; r < runs; r++)
+        {
+            Console.Error.WriteLine($"ratio: run {r + 1}/{runs}, threads {threads}: CurvNative ...");
+            var run = new RunResult();
+            MeasureOurs(run, warmup, repeats);
+            if (!noTorch)
+            {
+                Console.Error.WriteLine($"ratio: run {r + 1}/{runs}: PyTorch ...");
+                RunTorch(run, root, python, threads, warmup, repeats);
+            }
+            results.Add(run);
+            Console.Error.WriteLine("ratio: " + string.Join(", ", Rows.Select(row =>
+                $"{row.Key} {Fmt(run.Ours[row.Key].MedianMs)}" + (run.Ratio(row.Key) is { } q ? $" ({q:F2}x)" : ""))));
+        }
+
+        int kept = MedianRun(results);
+        string table = Render(results, kept, threads, warmup, repeats);
+        Console.WriteLine(table);
+        var dir = Path.Combine(root, "benchmarks", "results");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, $"ratio-{threads}.md"), table);
+        if (results[kept].TorchJson is { } json) File.WriteAllText(Path.Combine(dir, $"torch_t{threads}.json"), json);
+        Console.Error.WriteLine($"ratio: wrote {Path.Combine(dir, $"ratio-{threads}.md")}");
+        return 0;
+    }
+
+    private static void MeasureOurs(RunResult run, int warmup, int repeats)
+    {
+        var mlp = GradientWorkload.Mlp();
+        var cnn = GradientWorkload.Cnn();
+        var big = new SgemmWorkload(1024, 1024, 1024);
+        var small = new SgemmWorkload(256, 784, 256);
+        run.Ours["mlp_grad_ms"] = Time(() => mlp.Gradient(), warmup, repeats);
+        run.Ours["cnn_grad_ms"] = Time(() => cnn.Gradient(), warmup, repeats);
+        run.Ours["mlp_fwd_ms"] = Time(() => mlp.Forward(), warmup, repeats);
+        run.Ours["cnn_fwd_ms"] = Time(() => cnn.Forward(), warmup, repeats);
+        // As bench_torch.py: at least 20 repeats of the big GEMM.
+        run.Ours["sgemm_1024_ms"] = Time(big.Run, warmup, Math.Max(20, repeats / 2));
+        run.Ours["sgemm_256x784x256_ms"] = Time(small.Run, warmup, repeats);
+    }
+
+    private static Timing Time(Action f, int warmup, int repeats)
+    {
+        // At least W calls and one second: tiered compilation promotes a method to optimized code only
+        // after 30 calls and a quiet 100 ms, so a few calls would time unoptimized (tier-0) code.
+        long start = Stopwatch.GetTimestamp();
+        for (int i = 0; i < warmup || Stopwatch.GetElapsedTime(start).TotalSeconds < WarmupSeconds; i++) f();
+        // Start each workload from an empty gen0, so one workload's garbage is not collected in another's timing.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var ts = new double[repeats];
+        for (int i = 0; i < repeats; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            f();
+            ts[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Array.Sort(ts);
+        double Q(double f) => ts[Math.Min(ts.Length - 1, (int)(f * ts.Length))];
+        double median = ts.Length % 2 == 1 ? ts[ts.Length / 2] : (ts[ts.Length / 2 - 1] + ts[ts.Length / 2]) / 2;
+        return new Timing(median, Q(0.25), Q(0.75), ts[0]);
+    }
+
+    private static void RunTorch(RunResult run, string root, string python, int threads, int warmup, int repeats)
+    {
+        var outFile = Path.Combine(Path.GetTempPath(), $"curvnative-torch-{Environment.ProcessId}-{threads}.json");
+        var psi = new ProcessStartInfo(python) { UseShellExecute = false, RedirectStandardOutput = true, WorkingDirectory = root };
+        foreach (var a in new[] { Path.Combine(root, "tools", "bench_torch.py"), "--threads", threads.ToString(),
+                     "--warmup", warmup.ToString(), "--repeats", repeats.ToString(), "--skip-second-order", "--out", outFile })
+            psi.ArgumentList.Add(a);
+        // The environment is already pinned (ThreadEnv), so the script does not need to re-exec itself.
+        using (var p = Process.Start(psi)!)
+        {
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"{python} tools/bench_torch.py exited with {p.ExitCode}.");
+        }
+        var json = File.ReadAllText(outFile);
+        File.Delete(outFile);
+        run.TorchJson = json;
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement;
+        foreach (var key in new[] { "mlp_grad_ms", "cnn_grad_ms", "mlp_fwd_ms", "cnn_fwd_ms" })
+            if (r.TryGetProperty(key, out var v)) run.Torch[key] = v.GetDouble();
+        run.Torch["sgemm_1024_ms"] = Sgemm1024Flops / r.GetProperty("sgemm_gflops").GetDouble() / 1e6;
+        run.Torch["sgemm_256x784x256_ms"] = Sgemm256Flops / r.GetProperty("sgemm_256x784x256_gflops").GetDouble() / 1e6;
+    }
+
+    /// <summary>The run whose geometric-mean gradient ratio is the median (the first run without PyTorch).</summary>
+    private static int MedianRun(List<RunResult> runs)
+    {
+        var scored = runs.Select((r, i) => (i, s: r.Ratio("mlp_grad_ms") is { } a && r.Ratio("cnn_grad_ms") is { } b ? Math.Sqrt(a * b) : 0))
+            .OrderBy(x => x.s).ToList();
+        return scored[(scored.Count - 1) / 2].i;
+    }
+
+    private static string Render(List<RunResult> runs, int kept, int threads, int warmup, int repeats)
+    {
+        var run = runs[kept];
+        var sb = new StringBuilder();
+        sb.AppendLine($"# CurvNative vs PyTorch, float32, {threads} thread{(threads == 1 ? "" : "s")}");
+        sb.AppendLine();
+        sb.AppendLine($"Generated by `dotnet run -c Release --project benchmarks/CurvNative.Benchmarks -- ratio --threads {threads}" +
+                      (runs.Count > 1 ? $" --runs {runs.Count}" : "") + "`. " +
+                      $"Times are medians of {repeats} timed calls (sgemm 1024: {Math.Max(20, repeats / 2)}) after a warm-up of " +
+                      $"{warmup} calls and at least {WarmupSeconds:F0} s (ours: until tiered compilation has optimized the code; PyTorch: {warmup} calls).");
+        if (runs.Count > 1)
+            sb.AppendLine($"Whole measurement repeated {runs.Count} times; this is run {kept + 1}, the median by the geometric mean " +
+                          "of the two gradient ratios; the last column is the ratio's min-max over all runs.");
+        sb.AppendLine();
+        double peak = Sgemm1024Flops / run.Ours["sgemm_1024_ms"].MedianMs / 1e6;
+        sb.AppendLine("| workload | ours (ms) | PyTorch (ms) | ratio ours/PyTorch | target | met | achieved rate |" + (runs.Count > 1 ? " ratio spread |" : ""));
+        sb.AppendLine("|---|---:|---:|---:|---|---|---|" + (runs.Count > 1 ? "---|" : ""));
+        foreach (var (key, label, target) in Rows)
+        {
+            var o = run.Ours[key];
+            double? t = run.Torch.TryGetValue(key, out var tv) ? tv : null;
+            double? q = run.Ratio(key);
+            string met = key switch
+            {
+                "mlp_grad_ms" => q is null ? "?" : q <= 1.0 && Workloads.MlpGradFlops / o.MedianMs / 1e6 >= 0.6 * peak ? "yes" : "no",
+                "cnn_grad_ms" => q is null ? "?" : q <= 1.2 ? "yes" : "no",
+                _ => "",
+            };
+            string rate = key switch
+            {
+                "mlp_grad_ms" => RateText(Workloads.MlpGradFlops, o.MedianMs, t, peak),
+                "mlp_fwd_ms" => RateText(Workloads.MlpForwardFlops, o.MedianMs, t, peak),
+                "sgemm_1024_ms" => $"{Sgemm1024Flops / o.MedianMs / 1e6:F1} vs {(t is { } a ? (Sgemm1024Flops / a / 1e6).ToString("F1", CultureInfo.InvariantCulture) : "?")} GFLOP/s",
+                "sgemm_256x784x256_ms" => $"{Sgemm256Flops / o.MedianMs / 1e6:F1} vs {(t is { } b ? (Sgemm256Flops / b / 1e6).ToString("F1", CultureInfo.InvariantCulture) : "?")} GFLOP/s",
+                _ => "",
+            };
+            sb.Append($"| {label} | {Fmt(o.MedianMs)} [{Fmt(o.P25Ms)}-{Fmt(o.P75Ms)}] | {(t is { } tt ? Fmt(tt) : "n/a")} | {(q is { } qq ? qq.ToString("F2", CultureInfo.InvariantCulture) : "n/a")} | {target} | {met} | {rate} |");
+            if (runs.Count > 1)
+            {
+                var qs = runs.Select(r => r.Ratio(key)).OfType<double>().ToList();
+                sb.Append(qs.Count > 0 ? $" {qs.Min():F2}-{qs.Max():F2} |" : " n/a |");
+            }
+            sb.AppendLine();
+        }
+        sb.AppendLine();
+        sb.AppendLine("Ours: median [p25-p75] in ms. PyTorch: median from tools/bench_torch.py in the same run " +
+                      $"(its JSON is benchmarks/results/torch_t{threads}.json).");
+        sb.AppendLine();
+        sb.AppendLine("Achieved rate = GEMM FLOPs / median time, as a fraction of our 1024³ sgemm rate in the same run " +
+                      $"({peak:F1} GFLOP/s). MLP gradient FLOPs = 2B(784·256 + 256·256 + 256·10) forward " +
+                      "+ the same for the weight gradients + 2B(256·256 + 256·10) for the input gradients of layers 2 and 3, " +
+                      $"B = 256: 2·256·(2·268800 + 68096) = {Workloads.MlpGradFlops:N0} FLOP. MLP forward = 2B·268800 = {Workloads.MlpForwardFlops:N0} FLOP.");
+        sb.AppendLine();
+        sb.AppendLine($"Environment: {string.Join(", ", ThreadEnv.For(threads).Select(kv => $"{kv.Key}={kv.Value}"))}; " +
+                      $"OpenBLAS threads {ThreadEnv.OpenBlasThreads} ({ThreadEnv.OpenBlasConfig}); {RuntimeInformation.FrameworkDescription}; " +
+                      $"{Environment.ProcessorCount} CPUs; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
+        return sb.ToString();
+    }
+
+    private static string RateText(double flops, double oursMs, double? torchMs, double peak)
+    {
+        double r = flops / oursMs / 1e6;
+        string s = $"{r:F1} GFLOP/s = {r / peak:P0} of sgemm";
+        if (torchMs is { } t) s += $" (PyTorch {flops / t / 1e6 / peak:P0})";
+        return s;
+    }
+
+    private static string Fmt(double ms) => ms.ToString(ms < 10 ? "F2" : "F1", CultureInfo.InvariantCulture);
+
+    private static string? TakeString(List<string> args, string name)
+    {
+        int i = args.IndexOf(name);
+        if (i < 0) return null;
+        if (i + 1 >= args.Count) throw new ArgumentException($"{name} needs a value.");
+        var v = args[i + 1];
+        args.RemoveRange(i, 2);
+        return v;
+    }
+
+    private static string FindRepoRoot()
+    {
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+            for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)
+                if (File.Exists(Path.Combine(d.FullName, "CurvNative.sln")) && File.Exists(Path.Combine(d.FullName, "tools", "bench_torch.py")))
+                    return d.FullName;
+        throw new InvalidOperationException("Cannot find the repository root (CurvNative.sln) above the current or program directory.");
+    }
+}
