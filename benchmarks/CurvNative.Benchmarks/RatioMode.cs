@@ -17,7 +17,7 @@ internal static class RatioMode
     private const string Usage =
         "ratio [--threads T=1] [--runs R=1] [--warmup W=5] [--repeats N=50] [--python /usr/bin/python3] [--no-torch]";
 
-    private sealed record Timing(double MedianMs, double P25Ms, double P75Ms, double MinMs);
+    internal sealed record Timing(double MedianMs, double P25Ms, double P75Ms, double MinMs);
 
     private sealed class RunResult
     {
@@ -109,7 +109,7 @@ internal static class RatioMode
         run.Ours["sgemm_256x784x256_ms"] = Time(small.Run, warmup, repeats);
     }
 
-    private static Timing Time(Action f, int warmup, int repeats)
+    internal static Timing Time(Action f, int warmup, int repeats)
     {
         // At least W calls and one second: tiered compilation promotes a method to optimized code only
         // after 30 calls and a quiet 100 ms, so a few calls would time unoptimized (tier-0) code.
@@ -243,7 +243,7 @@ internal static class RatioMode
         return v;
     }
 
-    private static string FindRepoRoot()
+    internal static string FindRepoRoot()
     {
         foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
             for (var d = new DirectoryInfo(start); d is not null; d = d.Parent)

@@ -90,6 +90,12 @@ public sealed class GradientWorkload
     public Var<float>[] Gradient() => Autograd.Grad(Forward(), _parameters);
 
     public int ParameterCount => _parameters.Sum(p => p.Length);
+
+    /// <summary>The model, for building curvature operators of the same workload.</summary>
+    public Module<float> Model => _model;
+
+    /// <summary>The batch as a one-batch data set.</summary>
+    public DataSet<float> Data => new(_x.Value, _y);
 }
 
 /// <summary>C = A B with OpenBLAS sgemm through the library's own binding (row-major, float32).</summary>

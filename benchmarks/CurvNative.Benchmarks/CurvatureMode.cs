@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using CurvNative.Native;
+using CurvNative.Operators;
+using CurvNative.Operators.Curvature;
+using CurvNative.Operators.Curvature.Kfac;
+using CurvNative.Tensors;
+
+namespace CurvNative.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release -- curvature --threads T</c>: the curvature products of the MLP 784-256-256-10
+/// (tanh, cross-entropy, batch 256) and the small CNN in float32, against our own gradient and, for HVP and
+/// GGN-vector products, against tools/bench_torch.py (double backward; functorch JVP + VJP) in the same run.
+/// Writes benchmarks/results/curvature-T.md.
+/// </summary>
+internal static class CurvatureMode
+{
+    private sealed record Row(string Workload, double Ms, string Baseline, double BaselineMs, string Target, bool? Met, string Note = "");
+
+    public static int Run(string[] args)
+    {
+        var rest = new List<string>(args.Skip(1));
+        int threads = Program.TakeOption(rest, "--threads") ?? 1;
+        int repeats = Program.TakeOption(rest, "--repeats") ?? 20;
+        bool noTorch = rest.Remove("--no-torch");
+        if (!ThreadEnv.IsPinned(threads)) return ThreadEnv.Reexec(threads, args);
+        ThreadEnv.PinOpenBlas(threads);
+        var root = RatioMode.FindRepoRoot();
+
+        var rows = new List<Row>();
+        foreach (var (name, workload) in new[] { ("MLP", GradientWorkload.Mlp()), ("CNN", GradientWorkload.Cnn()) })
+        {
+            Console.Error.WriteLine($"curvature: {name} ...");
+            var model = workload.Model; var data = workload.Data;
+            var loss = new NN.Losses.CrossEntropyLoss<float>();
+            var noCheck = new CurvatureOptions { CheckDeterministic = false };
+            double grad = RatioMode.Time(() => workload.Gradient(), 3, repeats).MedianMs;
+            var v = Tensor<float>.Zeros(workload.ParameterCount);
+            var rng = new Random(3);
+            for (int i = 0; i < v.Length; i++) v.Span[i] = (float)(rng.NextDouble() - 0.5);
+
+            var hessian = new HessianOperator<float>(model, loss, data, noCheck);
+            var ggn = new GgnOperator<float>(model, loss, data, noCheck);
+            double hvp = RatioMode.Time(() => hessian.MatVec(v), 3, repeats).MedianMs;
+            double ggnvp = RatioMode.Time(() => ggn.MatVec(v), 3, repeats).MedianMs;
+            KfacOptions Options(FisherType t) => new() { FisherType = t, CheckDeterministic = false };
+            double kfacMc = RatioMode.Time(() => new KfacOperator<float>(model, loss, data, Options(FisherType.MonteCarlo)), 2, Math.Max(5, repeats / 2)).MedianMs;
+            double kfacT2 = RatioMode.Time(() => new KfacOperator<float>(model, loss, data, Options(FisherType.Type2)), 2, Math.Max(5, repeats / 2)).MedianMs;
+            var kfac = new KfacOperator<float>(model, loss, data, Options(FisherType.MonteCarlo));
+            double kfacMv = RatioMode.Time(() => kfac.MatVec(v), 3, repeats).MedianMs;
+            double eig = RatioMode.Time(() =>
+            {
+                foreach (var b in kfac.Blocks) { Eig(b.A); Eig(b.G); }
+            }, 1, 5).MedianMs;
+            double ekfac = RatioMode.Time(() => new EkfacOperator<float>(model, loss, data, Options(FisherType.MonteCarlo)), 1, 5).MedianMs;
+
+            // Allocation per call as the memory measure: every tensor of a pass is allocated fresh.
+            long Alloc(Action f) { f(); long a = GC.GetAllocatedBytesForCurrentThread(); f(); return GC.GetAllocatedBytesForCurrentThread() - a; }
+            double gradMb = Alloc(() => workload.Gradient()) / 1e6, hvpMb = Alloc(() => hessian.MatVec(v)) / 1e6, ggnMb = Alloc(() => ggn.MatVec(v)) / 1e6;
+
+            var torch = name == "MLP" && !noTorch ? RunTorch(root, threads, repeats) : null;
+            double kfacFlops = KfacMatvecFlops(kfac), sgemm = SgemmRate();
+            rows.Add(new($"{name} gradient", grad, "PyTorch", torch?.Grad ?? double.NaN, "-", null));
+            rows.Add(new($"{name} Hessian-vector product", hvp, "our gradient", grad, "<= 2.0x gradient", hvp <= 2 * grad,
+                torch is null ? "" : $"PyTorch double backward {Fmt(torch.Hvp)} ms, ours/PyTorch {hvp / torch.Hvp:F2}"));
+            rows.Add(new($"{name} GGN-vector product", ggnvp, "our gradient", grad, "<= 2.0x gradient", ggnvp <= 2 * grad,
+                torch is null ? "" : $"PyTorch JVP+VJP {Fmt(torch.Ggn)} ms, ours/PyTorch {ggnvp / torch.Ggn:F2}"));
+            rows.Add(new($"{name} KFAC construction (mc)", kfacMc, "our gradient", grad, "<= 1.5x gradient", kfacMc <= 1.5 * grad));
+            rows.Add(new($"{name} KFAC construction (type-2, 10 classes)", kfacT2, "our gradient", grad, "<= 3x gradient", kfacT2 <= 3 * grad));
+            rows.Add(new($"{name} KFAC matvec", kfacMv, "our gradient", grad, ">= 85% of sgemm rate", kfacFlops / kfacMv / 1e6 >= 0.85 * sgemm,
+                $"{kfacFlops / 1e9:F3} GFLOP, {kfacFlops / kfacMv / 1e6:F1} GFLOP/s = {100 * kfacFlops / kfacMv / 1e6 / sgemm:F0}% of sgemm {sgemm:F1}"));
+            rows.Add(new($"{name} EKFAC construction", ekfac, "KFAC (mc) + eigendecompositions", kfacMc + eig, "<= 1.3x", ekfac <= 1.3 * (kfacMc + eig),
+                $"eigendecompositions {Fmt(eig)} ms"));
+            rows.Add(new($"{name} memory: allocated per HVP / GGN-vp vs gradient", hvpMb, "gradient MB", gradMb, "<= 3x", hvpMb <= 3 * gradMb && ggnMb <= 3 * gradMb,
+                $"HVP {hvpMb:F1} MB, GGN-vp {ggnMb:F1} MB, gradient {gradMb:F1} MB"));
+        }
+        var table = Render(rows, threads, repeats);
+        Console.WriteLine(table);
+        var dir = Path.Combine(root, "benchmarks", "results");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, $"curvature-{threads}.md"), table);
+        return 0;
+    }
+
+    private static void Eig(Tensor<float> m)
+    {
+        int n = m.Shape[0];
+        var a = m.Clone(); var w = new float[n];
+        Lapack.SymmetricEigen<float>(n, a.Span, w);
+    }
+
+    /// <summary>2 O D (O + D) per weight block plus 2 O^2 per bias block: G V then (G V) A.</summary>
+    private static double KfacMatvecFlops(KfacOperator<float> kfac)
+        => kfac.Blocks.Sum(b => 2.0 * b.Layer.OutDim * b.Layer.InDim * (b.Layer.OutDim + b.Layer.InDim) + 2.0 * b.Layer.OutDim * b.Layer.OutDim);
+
+    private static double SgemmRate()
+    {
+        var s = new SgemmWorkload(1024, 1024, 1024);
+        return 2.0 * 1024 * 1024 * 1024 / RatioMode.Time(s.Run, 3, 10).MedianMs / 1e6;
+    }
+
+    private sealed record TorchTimes(double Grad, double Hvp, double Ggn);
+
+    private static TorchTimes RunTorch(string root, int threads, int repeats)
+    {
+        var outFile = Path.Combine(Path.GetTempPath(), $"curvnative-torch-curv-{Environment.ProcessId}.json");
+        var psi = new ProcessStartInfo("/usr/bin/python3") { UseShellExecute = false, RedirectStandardOutput = true, WorkingDirectory = root };
+        foreach (var a in new[] { Path.Combine(root, "tools", "bench_torch.py"), "--threads", threads.ToString(CultureInfo.InvariantCulture),
+                     "--repeats", repeats.ToString(CultureInfo.InvariantCulture), "--out", outFile })
+            psi.ArgumentList.Add(a);
+        using (var p = Process.Start(psi)!)
+        {
+            p.StandardOutput.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode != 0) throw new InvalidOperationException($"tools/bench_torch.py exited with {p.ExitCode}.");
+        }
+        using var doc = JsonDocument.Parse(File.ReadAllText(outFile));
+        File.Delete(outFile);
+        var r = doc.RootElement;
+        return new TorchTimes(r.GetProperty("mlp_grad_ms").GetDouble(), r.GetProperty("mlp_hvp_ms").GetDouble(), r.GetProperty("mlp_ggnvp_ms").GetDouble());
+    }
+
+    private static string Fmt(double ms) => ms.ToString(ms < 10 ? "F2" : "F1", CultureInfo.InvariantCulture);
+
+    private static string Render(List<Row> rows, int threads, int repeats)
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine($"# Curvature products, float32, {threads} thread(s)");
+        sb.AppendLine();
+        sb.AppendLine($"Generated by `dotnet run -c Release --project benchmarks/CurvNative.Benchmarks -- curvature --threads {threads}`; medians of {repeats} calls after warm-up.");
+        sb.AppendLine();
+        sb.AppendLine("| workload | ours (ms) | baseline | baseline (ms) | ratio | target | met | note |");
+        sb.AppendLine("|---|---:|---|---:|---:|---|---|---|");
+        foreach (var r in rows)
+        {
+            string ratio = double.IsNaN(r.BaselineMs) ? "n/a" : (r.Ms / r.BaselineMs).ToString("F2", CultureInfo.InvariantCulture);
+            string baseline = double.IsNaN(r.BaselineMs) ? "n/a" : Fmt(r.BaselineMs);
+            sb.AppendLine($"| {r.Workload} | {Fmt(r.Ms)} | {r.Baseline} | {baseline} | {ratio} | {r.Target} | {(r.Met is null ? "" : r.Met.Value ? "yes" : "no")} | {r.Note} |");
+        }
+        sb.AppendLine();
+        sb.AppendLine("Memory row: bytes allocated per call (every tensor of a pass is a fresh allocation, so this bounds the live set). Data streams in batches, so it does not grow with the data set.");
+        return sb.ToString();
+    }
+}
