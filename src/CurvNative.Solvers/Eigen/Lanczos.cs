@@ -91,9 +91,11 @@ public sealed class EigenNotConvergedException(string message) : Exception(messa
 /// <remarks>
 /// <para>
 /// A basis V_m of at most m vectors satisfies A V_m = V_m H_m + β_m v_{m+1} e_mᵀ with H_m = V_mᵀ A V_m. Each
-/// step multiplies the newest vector by A and orthogonalises the result against the whole basis by classical
-/// Gram–Schmidt applied twice (Giraud et al. 2005: "twice is enough"), both as GEMMs; the coefficients are
-/// H's new column, so the projected matrix stays exact after restarts (tridiagonal plus an arrowhead).
+/// step multiplies the newest vector by A, applies the three-term recurrence and then reorthogonalises against
+/// the whole basis by classical Gram–Schmidt as GEMMs, with a second pass when the first removed more than
+/// 1 − 1/√2 of the norm (Daniel, Gragg, Kaufman and Stewart 1976; "twice is enough", Giraud et al. 2005); the
+/// first step after a restart, where A v couples to every kept vector, always takes two passes. All coefficients
+/// go into H's new column, so the projected matrix stays exact after restarts (tridiagonal plus an arrowhead).
 /// When the basis is full, the Rayleigh–Ritz problem H_m = Y Θ Yᵀ is solved by LAPACK xSYEVD; the residual
 /// of Ritz pair i is |β_m Y_{m,i}|. The wanted Ritz vectors and about half of the remaining room
 /// (k + (m − k)/2 in all) are kept: V ← V Y_keep, H ← diag(Θ_keep) bordered by the couplings β_m Y_{m,keep},
@@ -184,7 +186,7 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
     public (double[] Values, Tensor<T> Vectors, double[] Residuals, bool Converged, string Message) Run(int k, EigenWhich which, double tol, int maxMatVecs)
     {
         int n = _n, m = _m;
-        RandomUnit(Row(0), 0);
+        RandomUnit(0);
         int j0 = 0;
         double betaLast = 0;
         double eps23 = Math.Pow(Math.Pow(2, -52), 2.0 / 3.0);
@@ -199,7 +201,24 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
                 MatVecs++;
                 var h = new double[j + 1];
                 double wNorm0 = Dense.Norm(w);
-                Orthogonalise(w, j + 1, h);
+                if (j == j0 && j0 > 0) Orthogonalise(w, 0, j + 1, h); // after a restart A v couples to every kept vector
+                else
+                {
+                    // Three-term recurrence, then one full Gram–Schmidt pass against the basis (a second one only
+                    // when the first removed a noticeable part, the DGKS criterion), which halves the traffic.
+                    h[j] = Dense.Dot(Row(j), w);
+                    var vj = Row(j);
+                    for (int i = 0; i < n; i++) w[i] -= h[j] * vj[i];
+                    if (j > 0)
+                    {
+                        h[j - 1] = betaLast;
+                        var vp = Row(j - 1);
+                        for (int i = 0; i < n; i++) w[i] -= betaLast * vp[i];
+                    }
+                    double before = Dense.Norm(w);
+                    Orthogonalise(w, 0, j + 1, h, passes: 1);
+                    if (Dense.Norm(w) < 0.7071 * before) Orthogonalise(w, 0, j + 1, h, passes: 1);
+                }
                 for (int i = 0; i <= j; i++) _h[i * m + j] = h[i];
                 double beta = Dense.Norm(w);
                 _normEstimate = Math.Max(_normEstimate, wNorm0);
@@ -209,7 +228,7 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
                 if (beta <= 1e-12 * _normEstimate)
                 {
                     // Invariant subspace: the Ritz pairs of the basis are exact; continue with a fresh direction.
-                    RandomUnit(Row(j + 1), j + 1);
+                    RandomUnit(j + 1);
                     beta = 0;
                 }
                 else
@@ -268,22 +287,22 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
         }
     }
 
-    /// <summary>w ← (I − V Vᵀ) w twice over the first <paramref name="count"/> basis rows; h = accumulated coefficients.</summary>
-    private void Orthogonalise(Span<double> w, int count, double[] h)
+    /// <summary>w ← (I − V Vᵀ) w, <paramref name="passes"/> times over the first <paramref name="count"/> basis rows; h += the coefficients.</summary>
+    private void Orthogonalise(double[] w, int wOffset, int count, double[] h, int passes = 2)
     {
-        var basis = _v.AsSpan(0, count * _n);
         var c = new double[count];
-        for (int pass = 0; pass < 2; pass++)
+        for (int pass = 0; pass < passes; pass++)
         {
-            Dense.Gemm(false, false, count, 1, _n, 1.0, basis, _n, w, 1, 0.0, c, 1);   // c = V w
-            Dense.Gemm(true, false, _n, 1, count, -1.0, basis, _n, c, 1, 1.0, w, 1);   // w -= Vᵀ c
+            Dense.BasisTimes(_v, count, _n, w, wOffset, c);                 // c = V w
+            Dense.SubtractBasisCombination(_v, count, _n, c, w, wOffset);   // w -= Vᵀ c
             for (int i = 0; i < count; i++) h[i] += c[i];
         }
     }
 
-    /// <summary>A random unit vector orthogonal to the first <paramref name="count"/> basis rows, written to <paramref name="dst"/>.</summary>
-    private void RandomUnit(Span<double> dst, int count)
+    /// <summary>Row <paramref name="count"/> of the basis ← a random unit vector orthogonal to the rows before it.</summary>
+    private void RandomUnit(int count)
     {
+        var dst = Row(count);
         for (int attempt = 0; attempt < 10; attempt++)
         {
             for (int i = 0; i < _n; i++)
@@ -292,7 +311,7 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
                 dst[i] = Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
             }
             double before = Dense.Norm(dst);
-            if (count > 0) Orthogonalise(dst, count, new double[count]);
+            if (count > 0) Orthogonalise(_v, count * _n, count, new double[count]);
             double norm = Dense.Norm(dst);
             if (norm > 1e-8 * before)
             {

@@ -239,8 +239,8 @@ public static class SpectralDensity
                     var h = new double[j + 1];
                     for (int pass = 0; pass < 2; pass++)
                     {
-                        Dense.Gemm(false, false, j + 1, 1, n, 1.0, basis[p], n, w, 1, 0.0, h, 1);
-                        Dense.Gemm(true, false, n, 1, j + 1, -1.0, basis[p], n, h, 1, 1.0, w, 1);
+                        Dense.BasisTimes(basis[p], j + 1, n, w, 0, h);
+                        Dense.SubtractBasisCombination(basis[p], j + 1, n, h, w, 0);
                         a += h[j];
                     }
                 }

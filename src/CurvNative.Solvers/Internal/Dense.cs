@@ -229,6 +229,48 @@ internal static class Dense
         return inv;
     }
 
+    private const int BasisChunk = 1 << 14;
+    private const int ParallelChunks = 8; // below 8 chunks (n < 131072) the loop stays on the calling thread
+
+    /// <summary>
+    /// c = V w for the first <paramref name="count"/> rows of a row-major basis V ([count, n] at offset 0 of
+    /// <paramref name="basis"/>) and w = <paramref name="w"/>[wOffset .. wOffset + n). Blocked over chunks of w so
+    /// that V and w are each read once, chunks in parallel for large n, partial sums reduced in a fixed order (deterministic).
+    /// Memory-bound, and about twice as fast as GEMM with one column here.
+    /// </summary>
+    public static void BasisTimes(double[] basis, int count, int n, double[] w, int wOffset, double[] c)
+    {
+        int chunks = (n + BasisChunk - 1) / BasisChunk;
+        var partial = new double[chunks * count];
+        void Chunk(int b)
+        {
+            int start = b * BasisChunk, len = Math.Min(BasisChunk, n - start);
+            var wc = new ReadOnlySpan<double>(w, wOffset + start, len);
+            for (int j = 0; j < count; j++)
+                partial[b * count + j] = TensorPrimitives.Dot(new ReadOnlySpan<double>(basis, j * n + start, len), wc);
+        }
+        if (chunks >= ParallelChunks) Parallel.For(0, chunks, Chunk);
+        else for (int b = 0; b < chunks; b++) Chunk(b);
+        Array.Clear(c, 0, count);
+        for (int b = 0; b < chunks; b++)
+            for (int j = 0; j < count; j++) c[j] += partial[b * count + j];
+    }
+
+    /// <summary>w −= Vᵀ c over the first <paramref name="count"/> basis rows (blocked and parallel over chunks of w).</summary>
+    public static void SubtractBasisCombination(double[] basis, int count, int n, double[] c, double[] w, int wOffset)
+    {
+        int chunks = (n + BasisChunk - 1) / BasisChunk;
+        void Chunk(int b)
+        {
+            int start = b * BasisChunk, len = Math.Min(BasisChunk, n - start);
+            var wc = new Span<double>(w, wOffset + start, len);
+            for (int j = 0; j < count; j++)
+                if (c[j] != 0) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<double>(basis, j * n + start, len), -c[j], wc, wc);
+        }
+        if (chunks >= ParallelChunks) Parallel.For(0, chunks, Chunk);
+        else for (int b = 0; b < chunks; b++) Chunk(b);
+    }
+
     /// <summary>Σ_i a[i] b[i] in double.</summary>
     public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => TensorPrimitives.Dot(a, b);
 

@@ -1,6 +1,8 @@
 using CurvNative.Operators;
 using CurvNative.Solvers;
 using CurvNative.Tensors;
+using FsCheck;
+using FsCheck.Fluent;
 using Xunit;
 using static CurvNative.Tests.Solvers.TestMatrices;
 
@@ -98,6 +100,38 @@ public class InverseOperatorTests
         var opf = new WoodburyInverseOperator<float>(Tensor<double>.FromArray(u, n, r).Cast<float>(), Tensor<double>.FromArray(cs.A, r, r).Cast<float>(), 0.5);
         var xf = opf.MatMat(Tensor<double>.FromArray(b, n, 2).Cast<float>());
         AssertSolves(LowRankPlusDiagonalDense(Enumerable.Repeat(0.5, n).ToArray(), u, cs.A, n, r), n, b, 2, ToDouble(xf), 1e-4);
+    }
+
+    [Fact]
+    public void WoodburyInvertsRandomDampedLowRankMatrices_Property()
+    {
+        // (λI + U C Uᵀ) applied to the Woodbury product returns the input, for random sizes including
+        // n = 1, r = 0 and r > n, random PSD or indefinite C, and λ of either sign away from the spectrum.
+        var cases = Gen.Choose(1, 25).SelectMany(n => Gen.Choose(0, 8).SelectMany(r =>
+            Gen.Choose(0, int.MaxValue).Select(seed => (n, r, seed))));
+        Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            var (n, r, seed) = c;
+            var rng = new Random(seed);
+            var u = GaussianMatrix(n, r, seed).Select(v => v / Math.Sqrt(n + r)).ToArray();
+            bool psd = rng.Next(2) == 0;
+            var gamma = Enumerable.Range(0, r).Select(_ => psd ? rng.NextDouble() : rng.NextDouble() - 0.5).ToArray();
+            var cm = r == 0 ? new double[0] : SpectralMatrix.Create(gamma, seed).A;
+            double damping = psd ? 0.5 + rng.NextDouble() : (rng.Next(2) == 0 ? 1 : -1) * (2 + rng.NextDouble());
+            var op = new WoodburyInverseOperator<double>(Tensor<double>.FromArray(u, n, r), Tensor<double>.FromArray(cm, r, r), damping);
+            var b = GaussianVector(n, seed + 1);
+            var x = op.MatVec(Tensor<double>.FromArray(b, n)).ToArray();
+            // (λI + U C Uᵀ) x
+            var ax = new double[n];
+            for (int i = 0; i < n; i++)
+            {
+                ax[i] = damping * x[i];
+                for (int p = 0; p < r; p++)
+                    for (int q = 0; q < r; q++)
+                        for (int j = 0; j < n; j++) ax[i] += u[i * r + p] * cm[p * r + q] * u[j * r + q] * x[j];
+            }
+            return RelativeError(b, ax) < 1e-10 && op.IsPositiveSemiDefinite == (damping > 0 && gamma.All(g => g > 0));
+        }).QuickCheckThrowOnFailure();
     }
 
     [Fact]

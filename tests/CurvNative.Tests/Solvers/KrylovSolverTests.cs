@@ -1,6 +1,8 @@
 using CurvNative.Operators;
 using CurvNative.Solvers;
 using CurvNative.Tensors;
+using FsCheck;
+using FsCheck.Fluent;
 using Xunit;
 using static CurvNative.Tests.Solvers.TestMatrices;
 
@@ -78,6 +80,34 @@ public class KrylovSolverTests
         Assert.Equal(SolveStatus.Converged, pre.Status);
         Assert.True(RelativeError(DenseSolve(a, n, b), pre.Solution.Span) < 1e-6);
         Assert.True(pre.Iterations * 3 < plain.Iterations, $"preconditioned {pre.Iterations} vs plain {plain.Iterations} iterations");
+    }
+
+    [Fact]
+    public void MinresAndCgSolveRandomSystems_Property()
+    {
+        // Random sizes (including n = 1) and batch widths; MINRES on indefinite spectra, CG on positive ones.
+        var cases = Gen.Choose(1, 40).SelectMany(n => Gen.Choose(1, 3).SelectMany(k =>
+            Gen.Choose(0, int.MaxValue).Select(seed => (n, k, seed))));
+        Prop.ForAll(cases.ToArbitrary(), c =>
+        {
+            var (n, k, seed) = c;
+            var rng = new Random(seed);
+            var l = Enumerable.Range(0, n).Select(_ => (rng.Next(2) == 0 ? -1 : 1) * (0.1 + rng.NextDouble())).ToArray();
+            var indefinite = SpectralMatrix.Create(l, seed);
+            var positive = SpectralMatrix.Create([.. l.Select(Math.Abs)], seed);
+            var b = GaussianMatrix(n, k, seed + 1);
+            var options = new SolverOptions { Tolerance = 1e-12 };
+            var rm = new Minres<double>(indefinite.Operator(), options: options).Solve(Tensor<double>.FromArray(b, n, k));
+            var rc = new ConjugateGradient<double>(positive.Operator(), options: options).Solve(Tensor<double>.FromArray(b, n, k));
+            bool ok = rm.Converged && rc.Converged;
+            for (int col = 0; col < k && ok; col++)
+            {
+                var bc = Enumerable.Range(0, n).Select(i => b[i * k + col]).ToArray();
+                ok &= RelativeError(DenseSolve(indefinite.A, n, bc), Enumerable.Range(0, n).Select(i => rm.Solution.Span[i * k + col]).ToArray()) < 1e-9;
+                ok &= RelativeError(DenseSolve(positive.A, n, bc), Enumerable.Range(0, n).Select(i => rc.Solution.Span[i * k + col]).ToArray()) < 1e-9;
+            }
+            return ok;
+        }).QuickCheckThrowOnFailure();
     }
 
     [Fact]
