@@ -19,16 +19,20 @@ internal static class DemoCommand
         var epochs = CliOptions.PositiveInt("--epochs", "Training epochs per model.", DefaultEpochs, "E");
         var seed = new Option<int>("--seed") { Description = "Seed of the initialisation and of the shuffling.", HelpName = "S", DefaultValueFactory = _ => 0 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the results (no header, no progress bars)." };
-        var command = new Command("demo", "Train an MLP and a CNN on the bundled 8x8 digits and report their accuracy.") { epochs, seed, quiet };
+        var noCurvature = new Option<bool>("--no-curvature") { Description = "Skip the curvature report." };
+        var plot = new Option<string?>("--plot") { Description = "Where to write the SVG of the GGN spectral densities ('' for none).", DefaultValueFactory = _ => "curvnative-demo-density.svg" };
+        var command = new Command("demo", "Train an MLP and a CNN on the bundled 8x8 digits, report their accuracy and their curvature.") { epochs, seed, quiet, noCurvature, plot };
         command.SetAction(parsed =>
         {
-            Run(context, new DemoSettings(parsed.GetValue(epochs), parsed.GetValue(seed)), parsed.GetValue(quiet));
+            string? plotPath = string.IsNullOrEmpty(parsed.GetValue(plot)) ? null : parsed.GetValue(plot);
+            if (plotPath is not null) PathChecks.OutputFile(plotPath, "--plot");
+            Run(context, new DemoSettings(parsed.GetValue(epochs), parsed.GetValue(seed)), parsed.GetValue(quiet), !parsed.GetValue(noCurvature), plotPath);
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private static void Run(CliContext context, DemoSettings settings, bool quiet)
+    private static void Run(CliContext context, DemoSettings settings, bool quiet, bool curvature, string? plotPath)
     {
         var clock = Stopwatch.StartNew();
         var data = DigitsData.Load();
@@ -76,7 +80,7 @@ internal static class DemoCommand
         }
 
         var run = new DemoRun(data, settings, results, clock.Elapsed);
-        DemoReport.Render(console, run);
+        DemoReport.Render(console, run, curvature, plotPath);
         if (!quiet) console.MarkupLine($"[grey]Total {DemoReport.Number(clock.Elapsed.TotalSeconds, "F1")} s[/]");
     }
 }

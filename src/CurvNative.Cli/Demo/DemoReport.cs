@@ -19,12 +19,14 @@ internal interface IDemoReportSection
 /// <summary>The demo's report.</summary>
 internal static class DemoReport
 {
-    /// <summary>The sections, in print order.</summary>
-    public static IReadOnlyList<IDemoReportSection> Sections { get; } = [new TrainingResultsSection()];
+    /// <summary>The sections, in print order: training results, then (unless skipped) the curvature report
+    /// with its density plot written to <paramref name="plotPath"/> when one is given.</summary>
+    public static IReadOnlyList<IDemoReportSection> Sections(bool curvature, string? plotPath)
+        => curvature ? [new TrainingResultsSection(), new CurvatureReportSection(plotPath)] : [new TrainingResultsSection()];
 
-    public static void Render(IAnsiConsole console, DemoRun run)
+    public static void Render(IAnsiConsole console, DemoRun run, bool curvature = true, string? plotPath = null)
     {
-        foreach (var section in Sections) section.Render(console, run);
+        foreach (var section in Sections(curvature, plotPath)) section.Render(console, run);
     }
 
     internal static string Number(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);
