@@ -331,16 +331,34 @@ public static class TensorOps
         var result = Tensor<T>.Uninitialized(shape);
         if (rank == 2 && perm[0] == 1)
         {
-            int r = x.Shape[0], c = x.Shape[1];
-            var s = x.Span; var d = result.Span;
-            for (int i = 0; i < r; i++)
-                for (int j = 0; j < c; j++) d[j * r + i] = s[i * c + j];
+            if (x.Shape[0] == 1 || x.Shape[1] == 1) { x.Span.CopyTo(result.Span); return result; } // a vector: same order
+            Transpose(x.Span, result.Span, x.Shape[0], x.Shape[1]);
+            return result;
+        }
+        if (rank == 3 && perm[0] == 0 && perm[1] == 2)
+        {
+            // Batched matrix transpose (im2col patches and conv gradients to rows): one blocked transpose per batch.
+            int b = x.Shape[0], r = x.Shape[1], c = x.Shape[2];
+            for (int i = 0; i < b; i++) Transpose(x.Span.Slice(i * r * c, r * c), result.Span.Slice(i * r * c, r * c), r, c);
             return result;
         }
         var src = x.Span; var dst = result.Span;
         var srcIndex = MappedIndices(shape, mapped);
         for (int i = 0; i < dst.Length; i++) dst[i] = src[srcIndex[i]];
         return result;
+    }
+
+    /// <summary>d [c, r] = s [r, c] transposed, in 32 x 32 tiles so both sides stay in cache.</summary>
+    private static void Transpose<T>(ReadOnlySpan<T> s, Span<T> d, int r, int c)
+    {
+        const int tile = 32;
+        for (int i0 = 0; i0 < r; i0 += tile)
+            for (int j0 = 0; j0 < c; j0 += tile)
+            {
+                int i1 = Math.Min(r, i0 + tile), j1 = Math.Min(c, j0 + tile);
+                for (int i = i0; i < i1; i++)
+                    for (int j = j0; j < j1; j++) d[j * r + i] = s[i * c + j];
+            }
     }
 
     // ---------------------------------------------------------------- matrix products
