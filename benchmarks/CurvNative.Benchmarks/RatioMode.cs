@@ -70,14 +70,14 @@ internal static class RatioMode
         var results = new List<RunResult>();
         for (int r = 0; r < runs; r++)
         {
-            Console.Error.WriteLine($"ratio: run {r + 1}/{runs}, threads {threads}: CurvNative ...");
             var run = new RunResult();
+            // Alternate the order (ours first in odd runs, PyTorch first in even ones), so a change of load
+            // on the shared machine during a run does not always favour the same side.
+            bool torchFirst = r % 2 == 1 && !noTorch;
+            if (torchFirst) MeasureTorch(run, r, runs, root, python, threads, warmup, repeats);
+            Console.Error.WriteLine($"ratio: run {r + 1}/{runs}, threads {threads}: CurvNative ...");
             MeasureOurs(run, warmup, repeats);
-            if (!noTorch)
-            {
-                Console.Error.WriteLine($"ratio: run {r + 1}/{runs}: PyTorch ...");
-                RunTorch(run, root, python, threads, warmup, repeats);
-            }
+            if (!torchFirst && !noTorch) MeasureTorch(run, r, runs, root, python, threads, warmup, repeats);
             results.Add(run);
             Console.Error.WriteLine("ratio: " + string.Join(", ", Rows.Select(row =>
                 $"{row.Key} {Fmt(run.Ours[row.Key].MedianMs)}" + (run.Ratio(row.Key) is { } q ? $" ({q:F2}x)" : ""))));
@@ -119,16 +119,24 @@ internal static class RatioMode
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var ts = new double[repeats];
+        var probe = Diagnostics.Start();
         for (int i = 0; i < repeats; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
             f();
             ts[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
         }
+        Console.Error.WriteLine($"ratio:   {probe.Stop(repeats)}, median {ts.Order().ElementAt(repeats / 2):F2} ms");
         Array.Sort(ts);
         double Q(double f) => ts[Math.Min(ts.Length - 1, (int)(f * ts.Length))];
         double median = ts.Length % 2 == 1 ? ts[ts.Length / 2] : (ts[ts.Length / 2 - 1] + ts[ts.Length / 2]) / 2;
         return new Timing(median, Q(0.25), Q(0.75), ts[0]);
+    }
+
+    private static void MeasureTorch(RunResult run, int r, int runs, string root, string python, int threads, int warmup, int repeats)
+    {
+        Console.Error.WriteLine($"ratio: run {r + 1}/{runs}, threads {threads}: PyTorch ...");
+        RunTorch(run, root, python, threads, warmup, repeats);
     }
 
     private static void RunTorch(RunResult run, string root, string python, int threads, int warmup, int repeats)
@@ -208,6 +216,21 @@ internal static class RatioMode
             }
             sb.AppendLine();
         }
+        if (runs.Count > 1)
+        {
+            sb.AppendLine();
+            sb.AppendLine("Every run (ratio ours/PyTorch; * = the run shown above):");
+            sb.AppendLine();
+            sb.AppendLine("| run | order | MLP gradient | CNN gradient | MLP forward | CNN forward | MLP gradient, % of sgemm |");
+            sb.AppendLine("|---|---|---:|---:|---:|---:|---:|");
+            for (int i = 0; i < runs.Count; i++)
+            {
+                var r = runs[i];
+                string Q(string k) => r.Ratio(k) is { } v ? v.ToString("F2", CultureInfo.InvariantCulture) : "n/a";
+                double frac = Workloads.MlpGradFlops / r.Ours["mlp_grad_ms"].MedianMs / (Sgemm1024Flops / r.Ours["sgemm_1024_ms"].MedianMs);
+                sb.AppendLine($"| {i + 1}{(i == kept ? " *" : "")} | {(i % 2 == 1 ? "PyTorch first" : "ours first")} | {Q("mlp_grad_ms")} | {Q("cnn_grad_ms")} | {Q("mlp_fwd_ms")} | {Q("cnn_fwd_ms")} | {frac:P0} |");
+            }
+        }
         sb.AppendLine();
         sb.AppendLine("Ours: median [p25-p75] in ms. PyTorch: median from tools/bench_torch.py in the same run " +
                       $"(its JSON is benchmarks/results/torch_t{threads}.json).");
@@ -250,5 +273,32 @@ internal static class RatioMode
                 if (File.Exists(Path.Combine(d.FullName, "CurvNative.sln")) && File.Exists(Path.Combine(d.FullName, "tools", "bench_torch.py")))
                     return d.FullName;
         throw new InvalidOperationException("Cannot find the repository root (CurvNative.sln) above the current or program directory.");
+    }
+}
+
+/// <summary>Per-workload diagnostics printed to stderr: GCs, GC pause, page faults and CPU time per call.</summary>
+internal readonly record struct Diagnostics(int Gc0, int Gc1, int Gc2, TimeSpan Pause, long MinorFaults, TimeSpan Cpu)
+{
+    public static Diagnostics Start() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+        GC.GetTotalPauseDuration(), MinorFaultCount(), Process.GetCurrentProcess().TotalProcessorTime);
+
+    public string Stop(int calls)
+    {
+        var now = Start();
+        return $"GCs {now.Gc0 - Gc0}/{now.Gc1 - Gc1}/{now.Gc2 - Gc2} (gen0/1/2), GC pause {(now.Pause - Pause).TotalMilliseconds / calls:F2} ms/call, " +
+               $"{(now.MinorFaults - MinorFaults) / (double)calls:F0} page faults/call, CPU {(now.Cpu - Cpu).TotalMilliseconds / calls:F2} ms/call";
+    }
+
+    // Field 10 of /proc/self/stat (minflt); -1 where there is no procfs.
+    private static long MinorFaultCount()
+    {
+        try
+        {
+            var stat = File.ReadAllText("/proc/self/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[7], CultureInfo.InvariantCulture);
+        }
+        catch (IOException) { return -1; }
+        catch (UnauthorizedAccessException) { return -1; }
     }
 }
