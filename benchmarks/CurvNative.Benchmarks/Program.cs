@@ -26,6 +26,8 @@ public static class Program
         var env = threads is { } t ? ThreadEnv.For(t) : ThreadEnv.Gc;
         config = config.AddJob(Job.Default.WithEnvironmentVariables(
             env.Select(kv => new EnvironmentVariable(kv.Key, kv.Value)).ToArray()).AsDefault());
+        // One summary for all selected classes, so the sgemm-fraction column finds Sgemm1024 of the same run.
+        if (!rest.Contains("--join")) rest.Add("--join");
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run([.. rest], config);
         return 0;
     }

@@ -381,6 +381,17 @@ public static class TensorOps
         return result;
     }
 
+    /// <summary>x w^T + b (x [n, in], w [out, in], b [out]): rows start as b and the GEMM adds onto them.</summary>
+    public static Tensor<T> Linear<T>(Tensor<T> x, Tensor<T> w, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int n = x.Shape[0], inF = x.Shape[1], outF = w.Shape[0];
+        var result = Tensor<T>.Uninitialized(n, outF);
+        var r = result.Span;
+        for (int i = 0; i < n; i++) b.Span.CopyTo(r.Slice(i * outF, outF));
+        Native.Blas.Gemm(false, true, n, outF, inF, T.One, x.Span, inF, w.Span, inF, T.One, r, outF);
+        return result;
+    }
+
     // ---------------------------------------------------------------- softmax family
 
     /// <summary>Numerically stable log-softmax along the last axis.</summary>

@@ -31,8 +31,7 @@ public sealed class Linear<T> : Module<T> where T : unmanaged, IFloatingPointIee
             throw new ArgumentException($"Linear({InFeatures} -> {OutFeatures}) expects input [..., {InFeatures}] but got {Tensors.Shape.Format(x.Shape)}.");
         var lead = x.Shape[..^1].ToArray();
         var x2 = x.Rank == 2 ? x : F.Reshape(x, -1, InFeatures);
-        var y = F.MatMul(x2, Weight.Var, transB: true);
-        if (Bias is not null) y = F.Add(y, Bias.Var);
+        var y = F.Linear(x2, Weight.Var, Bias?.Var);
         return x.Rank == 2 ? y : F.Reshape(y, [.. lead, OutFeatures]);
     }
 

@@ -1,0 +1,43 @@
+using System.Numerics;
+using CurvNative.Tensors;
+
+namespace CurvNative.Autodiff;
+
+public static partial class F
+{
+    /// <summary>
+    /// x w^T + b for x [N, in], w [out, in], b [out] (PyTorch's addmm, as nn.Linear uses). One primitive
+    /// instead of MatMul + Add: the GEMM accumulates onto rows pre-filled with the bias (beta = 1), which
+    /// saves the bias pass, one [N, out] temporary and OpenBLAS's zeroing of C. Without b it is MatMul.
+    /// </summary>
+    public static Var<T> Linear<T>(Var<T> x, Var<T> w, Var<T>? b = null) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (b is null) return MatMul(x, w, transB: true);
+        if (x.Rank != 2 || w.Rank != 2 || b.Rank != 1 || x.Shape[1] != w.Shape[1] || b.Shape[0] != w.Shape[0])
+            throw new ArgumentException($"Linear expects x [N, in], w [out, in] and b [out], got {Shape.Format(x.Shape)}, {Shape.Format(w.Shape)} and {Shape.Format(b.Shape)}.");
+        return Var<T>.Record(LinearOp<T>.Instance, TensorOps.Linear(x.Value, w.Value, b.Value), x, w, b);
+    }
+
+    private sealed class LinearOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static readonly LinearOp<T> Instance = new();
+        public override string Name => "Linear";
+
+        // The rules of MatMul(x, w, transB) + b, written with differentiable operations.
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
+        {
+            var x = node.Inputs[0]; var w = node.Inputs[1]; var b = node.Inputs[2];
+            return [needs[0] ? MatMul(g, w) : null, needs[1] ? MatMul(g, x, transA: true) : null, needs[2] ? SumTo(g, b.Shape) : null];
+        }
+
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t)
+        {
+            var x = node.Inputs[0]; var w = node.Inputs[1];
+            var shape = node.Output.Shape;
+            Var<T>? r = t[0] is { } tx ? MatMul(tx, w, transB: true) : null;
+            if (t[1] is { } tw) r = Sum2(r, MatMul(x, tw, transB: true));
+            if (t[2] is { } tb) r = Sum2(r, BroadcastTo(tb, shape));
+            return r!;
+        }
+    }
+}
