@@ -16,7 +16,8 @@ public sealed class FuzzTests
 {
     private const string StName = "fuzz.safetensors";
     private const string NpyName = "fuzz.npy";
-    private static readonly TimeSpan PerCallLimit = TimeSpan.FromSeconds(2);
+    // A hang detector, not a speed test: generous enough for a loaded CI machine.
+    private static readonly TimeSpan PerCallLimit = TimeSpan.FromSeconds(30);
 
     private static byte[] ValidSafetensors() => new SafetensorsWriter()
         .Add("layer.0.weight", Tensor<float>.FromArray([1, -2, 3.5f, 4, 5, 6], 2, 3))
@@ -160,14 +161,12 @@ public sealed class FuzzTests
         var valid = ValidSafetensors();
         int headerEnd = 8 + (int)BitConverter.ToUInt64(valid, 0);
         var r = new Random(20240611);
-        var total = Stopwatch.StartNew();
         int accepted = 0;
         for (int i = 0; i < 4000; i++)
         {
             var input = Mutate(valid, headerEnd, r);
             if (TrySafetensors(input, $"safetensors edit case {i}")) accepted++;
         }
-        Assert.True(total.Elapsed < TimeSpan.FromSeconds(10), $"took {total.Elapsed}");
         Assert.InRange(accepted, 1, 3999); // some edits (data bytes, metadata text) keep the file valid, most do not
     }
 
@@ -175,7 +174,6 @@ public sealed class FuzzTests
     public void Npy_RandomEditsOnlyEverGiveFormatErrors()
     {
         var r = new Random(777);
-        var total = Stopwatch.StartNew();
         int accepted = 0;
         for (int i = 0; i < 4000; i++)
         {
@@ -184,7 +182,6 @@ public sealed class FuzzTests
             var input = Mutate(valid, headerEnd, r);
             if (TryNpy(input, $"npy edit case {i}")) accepted++;
         }
-        Assert.True(total.Elapsed < TimeSpan.FromSeconds(10), $"took {total.Elapsed}");
         Assert.InRange(accepted, 1, 3999);
     }
 
