@@ -22,6 +22,37 @@ internal static unsafe partial class Blas
     private static partial void Dgemm(int order, int transA, int transB, int m, int n, int k,
         double alpha, double* a, int lda, double* b, int ldb, double beta, double* c, int ldc);
 
+    [LibraryImport(OpenBlas, EntryPoint = "cblas_ssyrk")]
+    private static partial void Ssyrk(int order, int uplo, int trans, int n, int k, float alpha, float* a, int lda, float beta, float* c, int ldc);
+
+    [LibraryImport(OpenBlas, EntryPoint = "cblas_dsyrk")]
+    private static partial void Dsyrk(int order, int uplo, int trans, int n, int k, double alpha, double* a, int lda, double beta, double* c, int ldc);
+
+    /// <summary>
+    /// Upper triangle of C[n,n] = alpha A^T A + beta C for row-major A [k, n] (a Gram matrix at half a GEMM's
+    /// cost); the strict lower triangle of C is not touched.
+    /// </summary>
+    public static void SyrkTransposed<T>(int n, int k, T alpha, ReadOnlySpan<T> a, T beta, Span<T> c) where T : unmanaged
+    {
+        if (n == 0) return;
+        if (k == 0)
+        {
+            // No rows: C = beta C on the upper triangle, as BLAS defines it.
+            for (int i = 0; i < n; i++) ScaleRows(c.Slice(i * n + i, n - i), 1, n - i, n - i, beta);
+            return;
+        }
+        const int upper = 121;
+        fixed (T* pa = a) fixed (T* pc = c)
+        {
+            if (typeof(T) == typeof(float))
+                Ssyrk(RowMajor, upper, Trans, n, k, Unsafe.As<T, float>(ref alpha), (float*)pa, n, Unsafe.As<T, float>(ref beta), (float*)pc, n);
+            else if (typeof(T) == typeof(double))
+                Dsyrk(RowMajor, upper, Trans, n, k, Unsafe.As<T, double>(ref alpha), (double*)pa, n, Unsafe.As<T, double>(ref beta), (double*)pc, n);
+            else
+                throw new NotSupportedException($"SYRK supports float and double, not {typeof(T).Name}.");
+        }
+    }
+
     /// <summary>C[m,n] = alpha op(A) op(B) + beta C, row-major, op(A) is [m,k], op(B) is [k,n].</summary>
     public static void Gemm<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)

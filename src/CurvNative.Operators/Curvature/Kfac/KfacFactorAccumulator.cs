@@ -67,11 +67,18 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
         for (int i = 0; i < layer.OutDim; i++) g.Span[i * layer.OutDim + i] = T.One;
     }
 
-    /// <summary>C += scale * R^T R for rows R [r, d].</summary>
+    /// <summary>C += scale * R^T R for rows R [r, d], upper triangle only (SYRK: half a GEMM); the
+    /// lower triangle is filled from it when the factors are read.</summary>
     private static void AddGram(Tensor<T> rows, T scale, Tensor<T> c)
+        => Blas.SyrkTransposed(rows.Shape[1], rows.Shape[0], scale, rows.Span, T.One, c.Span);
+
+    private static Tensor<T> Symmetrized(Tensor<T> upper)
     {
-        int r = rows.Shape[0], d = rows.Shape[1];
-        Blas.Gemm(true, false, d, d, r, scale, rows.Span, d, rows.Span, d, T.One, c.Span, d);
+        int n = upper.Shape[0];
+        var m = upper.Clone();
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < i; j++) m.Span[i * n + j] = m.Span[j * n + i];
+        return m;
     }
 
     /// <summary>The factors (A normalised by 1/(N S), G as accumulated). Copies.</summary>
@@ -79,8 +86,8 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     {
         var s = StateOf(layer);
         if (s.Samples == 0) throw new InvalidOperationException($"Layer {layer} received no inputs: was it used in the forward passes?");
-        var a = TensorOps.Affine(s.A, T.One / T.CreateTruncating((double)s.Samples * Math.Max(1, s.Shared)), T.Zero);
-        return (a, s.G.Clone());
+        var a = TensorOps.Affine(Symmetrized(s.A), T.One / T.CreateTruncating((double)s.Samples * Math.Max(1, s.Shared)), T.Zero);
+        return (a, Symmetrized(s.G));
     }
 
     /// <summary>
