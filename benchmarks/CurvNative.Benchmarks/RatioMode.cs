@@ -86,6 +86,7 @@ internal static class RatioMode
         int kept = MedianRun(results);
         string table = Render(results, kept, threads, warmup, repeats);
         Console.WriteLine(table);
+        if (noTorch) return 0; // a table without PyTorch does not replace the recorded results
         var dir = Path.Combine(root, "benchmarks", "results");
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, $"ratio-{threads}.md"), table);
