@@ -54,6 +54,8 @@ public class PrimitiveDerivativeTests
         ["transpose-tiled"] = (a => F.Transpose(a[0] * a[0]), Inputs([33, 40])),
         ["transpose-vector"] = (a => F.Transpose(F.Exp(a[0])), Inputs([1, 7])),
         ["permute-batched-transpose"] = (a => F.Permute(a[0] * a[0], 0, 2, 1), Inputs([2, 35, 33])),
+        ["linear-primitive"] = (a => F.Linear(a[0], a[1], a[2]), Inputs([4, 3], [5, 3], [5])),
+        ["linear-primitive-no-bias"] = (a => F.Tanh(F.Linear(a[0], a[1])), Inputs([4, 3], [5, 3])),
         ["matmul"] = (a => F.MatMul(a[0], a[1]), Inputs([3, 4], [4, 2])),
         ["matmul-ta"] = (a => F.MatMul(a[0], a[1], transA: true), Inputs([4, 3], [4, 2])),
         ["matmul-tb"] = (a => F.MatMul(a[0], a[1], transB: true), Inputs([3, 4], [2, 4])),
