@@ -1,4 +1,6 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 
 namespace CurvNative.Cli;
 
@@ -25,57 +27,69 @@ internal static class CliOptions
     };
 
     /// <summary><c>--dtype float32|float64</c>, default float64.</summary>
-    public static Option<DType> Dtype() => new("--dtype")
+    public static Option<string> Dtype()
     {
-        Description = "Element type of the computation and of the written result: float32 or float64.",
-        HelpName = "float32|float64",
-        DefaultValueFactory = _ => DType.Float64,
-        CustomParser = result =>
+        var option = new Option<string>("--dtype")
         {
-            if (result.Tokens.Count == 0) return DType.Float64;
-            var text = result.Tokens[0].Value;
-            switch (text.ToLowerInvariant())
-            {
-                case "float32": return DType.Float32;
-                case "float64": return DType.Float64;
-                default:
-                    result.AddError($"--dtype must be float32 or float64, got '{text}'.");
-                    return DType.Float64;
-            }
-        },
+            Description = "Element type of the computation and of the written result.",
+            HelpName = "float32|float64",
+            DefaultValueFactory = _ => "float64",
+        };
+        option.Validators.Add(result =>
+        {
+            var text = result.GetValueOrDefault<string>();
+            if (ParseDtype(text) is null) result.AddError($"--dtype must be float32 or float64, got '{text}'.");
+        });
+        return option;
+    }
+
+    /// <summary>The element type named by a <c>--dtype</c> value (case-insensitive), or null.</summary>
+    public static DType? ParseDtype(string? text) => text?.ToLowerInvariant() switch
+    {
+        "float32" => DType.Float32,
+        "float64" => DType.Float64,
+        _ => null,
     };
 
     /// <summary><c>--batch-size B</c>: a positive number of samples per mini-batch; absent means the whole data set.</summary>
-    public static Option<int?> BatchSize() => Positive(new Option<int?>("--batch-size")
+    public static Option<int?> BatchSize() => new("--batch-size")
     {
         Description = "Samples per mini-batch (default: the whole data set). The result does not depend on it.",
         HelpName = "B",
-    });
+        CustomParser = result => ParseInt(result, "--batch-size", minimum: 1),
+    };
 
     /// <summary>A positive integer option with a default value.</summary>
-    public static Option<int> PositiveInt(string name, string description, int defaultValue, string helpName = "N")
+    public static Option<int> PositiveInt(string name, string description, int defaultValue, string helpName = "N") => new(name)
     {
-        var option = new Option<int>(name) { Description = description, HelpName = helpName, DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result =>
-        {
-            if (result.Implicit) return;
-            if (result.GetValueOrDefault<int>() < 1) result.AddError($"{name} must be a positive integer, got '{TokenText(result)}'.");
-        });
-        return option;
-    }
+        Description = description,
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result => ParseInt(result, name, minimum: 1) ?? defaultValue,
+    };
 
-    private static Option<int?> Positive(Option<int?> option)
+    /// <summary>An integer option with a default value.</summary>
+    public static Option<int> Int(string name, string description, int defaultValue, string helpName = "N") => new(name)
     {
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is < 1)
-                result.AddError($"{option.Name} must be a positive integer, got '{TokenText(result)}'.");
-        });
-        return option;
-    }
+        Description = description,
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result => ParseInt(result, name, minimum: int.MinValue) ?? defaultValue,
+    };
 
-    private static string TokenText(System.CommandLine.Parsing.OptionResult result)
-        => string.Join(" ", result.Tokens.Select(t => t.Value));
+    /// <summary>Parses the option's single token as an integer of at least <paramref name="minimum"/>; reports one clear error otherwise.</summary>
+    private static int? ParseInt(ArgumentResult result, string name, int minimum)
+    {
+        if (result.Tokens.Count == 0) return null;
+        var text = result.Tokens[0].Value;
+        bool positive = minimum == 1;
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value) || value < minimum)
+        {
+            result.AddError($"{name} must be {(positive ? "a positive integer" : "an integer")}, got '{text}'.");
+            return null;
+        }
+        return value;
+    }
 }
 
 /// <summary>Checks on paths before any work starts, so a bad path fails fast and nothing is written.</summary>

@@ -14,7 +14,10 @@ internal sealed class ModelFileOptions
     public Option<string> Model { get; } = CliOptions.InputFile("--model", "Model spec (model.json): input shape, layers and loss.");
     public Option<string> Weights { get; } = CliOptions.InputFile("--weights", "Weights (safetensors, keys '<layer>.weight' and '<layer>.bias' in PyTorch layouts).");
     public Option<string> Data { get; } = CliOptions.InputFile("--data", "Data set (safetensors with 'x' [N, *input_shape] and 'y').");
-    public Option<DType> Dtype { get; } = CliOptions.Dtype();
+    public Option<string> Dtype { get; } = CliOptions.Dtype();
+
+    /// <summary>The chosen element type (validated at parse time).</summary>
+    public DType GetDtype(ParseResult parsed) => CliOptions.ParseDtype(parsed.GetValue(Dtype)) ?? DType.Float64;
     public Option<int?> BatchSize { get; } = CliOptions.BatchSize();
 
     /// <summary>Adds the options to a command.</summary>

@@ -40,7 +40,7 @@ internal static class AnalysisCommands
                 if (parsed.GetValue(o) is { } path) PathChecks.OutputFile(path, o.Name);
             var progress = new Progress(context, parsed.GetValue(quiet));
             var generic = run(parsed, c, progress);
-            if (parsed.GetValue(c.Files.Dtype) == DType.Float32) generic.Run<float>();
+            if (c.Files.GetDtype(parsed) == DType.Float32) generic.Run<float>();
             else generic.Run<double>();
             return ExitCodes.Success;
         });

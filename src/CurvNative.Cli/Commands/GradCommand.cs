@@ -22,7 +22,7 @@ internal static class GradCommand
             inputs.CheckInputs(parsed);
             string outPath = parsed.GetRequiredValue(output);
             PathChecks.OutputFile(outPath, output.Name);
-            if (parsed.GetValue(inputs.Dtype) == DType.Float32) Write<float>(inputs, parsed, outPath);
+            if (inputs.GetDtype(parsed) == DType.Float32) Write<float>(inputs, parsed, outPath);
             else Write<double>(inputs, parsed, outPath);
             return ExitCodes.Success;
         });

@@ -15,7 +15,7 @@ internal static class LossCommand
         command.SetAction(parsed =>
         {
             inputs.CheckInputs(parsed);
-            double loss = parsed.GetValue(inputs.Dtype) == DType.Float32 ? Evaluate<float>(inputs, parsed) : Evaluate<double>(inputs, parsed);
+            double loss = inputs.GetDtype(parsed) == DType.Float32 ? Evaluate<float>(inputs, parsed) : Evaluate<double>(inputs, parsed);
             context.Out.WriteLine(loss.ToString("R", CultureInfo.InvariantCulture));
             return ExitCodes.Success;
         });

@@ -25,7 +25,7 @@ internal static class MatvecCommand
             PathChecks.InputFile(parsed.GetRequiredValue(vector), vector.Name);
             string outPath = parsed.GetRequiredValue(output);
             PathChecks.OutputFile(outPath, output.Name);
-            if (parsed.GetValue(curvature.Files.Dtype) == DType.Float32) Run<float>(curvature, parsed, parsed.GetRequiredValue(vector), outPath);
+            if (curvature.Files.GetDtype(parsed) == DType.Float32) Run<float>(curvature, parsed, parsed.GetRequiredValue(vector), outPath);
             else Run<double>(curvature, parsed, parsed.GetRequiredValue(vector), outPath);
             return ExitCodes.Success;
         });
