@@ -82,7 +82,7 @@ internal static class AnalysisCommands
 
     public static Command Trace(CliContext context)
     {
-        var method = Choice("--method", "exact (P matvecs, or KFAC's closed form), hutchinson, hutchpp or xtrace.", ["exact", "hutchinson", "hutchpp", "xtrace"], "hutchpp");
+        var method = CurvatureCommandOptions.Choice("--method", "exact (P matvecs, or KFAC's closed form), hutchinson, hutchpp or xtrace.", ["exact", "hutchinson", "hutchpp", "xtrace"], required: false, defaultValue: "hutchpp");
         var samples = CliOptions.PositiveInt("--samples", "Number of matrix-vector products of the estimator.", 30, "M");
         var output = CliOptions.OutputFile("--out", "Output JSON: {\"trace\": t, ...}.");
         return Make("trace", "Trace of a curvature matrix, exact or estimated from matrix-vector products.", context, [method, samples, output], ["--out"],
@@ -141,7 +141,7 @@ internal static class AnalysisCommands
 
     public static Command Diag(CliContext context)
     {
-        var method = Choice("--method", "exact (P matvecs), hutchinson or xdiag.", ["exact", "hutchinson", "xdiag"], "xdiag");
+        var method = CurvatureCommandOptions.Choice("--method", "exact (P matvecs), hutchinson or xdiag.", ["exact", "hutchinson", "xdiag"], required: false, defaultValue: "xdiag");
         var samples = CliOptions.PositiveInt("--samples", "Number of matrix-vector products of the estimator.", 30, "M");
         var output = CliOptions.OutputFile("--out", "Output .npy: the diagonal [P].");
         return Make("diag", "Diagonal of a curvature matrix, exact or estimated.", context, [method, samples, output], ["--out"],
@@ -170,7 +170,7 @@ internal static class AnalysisCommands
     {
         var damping = new Option<double>("--damping") { Description = "lambda in (C + lambda I) x = v.", DefaultValueFactory = _ => 0 };
         var rhs = CliOptions.InputFile("--rhs", "Right-hand side .npy: [P] or [P, K].");
-        var method = Choice("--method", "cg (conjugate gradients on C + lambda I) or kfac (the exactly damped KFAC/EKFAC inverse).", ["cg", "kfac"], "cg");
+        var method = CurvatureCommandOptions.Choice("--method", "cg (conjugate gradients on C + lambda I) or kfac (the exactly damped KFAC/EKFAC inverse).", ["cg", "kfac"], required: false, defaultValue: "cg");
         var tol = new Option<double>("--tol") { Description = "Relative residual tolerance of CG.", DefaultValueFactory = _ => 1e-8 };
         var maxIter = new Option<int?>("--max-iterations") { Description = "CG iteration limit (default: the dimension)." };
         var output = CliOptions.OutputFile("--out", "Output .npy with the solution, same shape as --rhs.");
@@ -217,7 +217,7 @@ internal static class AnalysisCommands
 
     public static Command Density(CliContext context)
     {
-        var method = Choice("--method", "slq (stochastic Lanczos quadrature).", ["slq"], "slq");
+        var method = CurvatureCommandOptions.Choice("--method", "slq (stochastic Lanczos quadrature).", ["slq"], required: false, defaultValue: "slq");
         var probes = CliOptions.PositiveInt("--probes", "Random probe vectors.", 8);
         var steps = CliOptions.PositiveInt("--steps", "Lanczos steps per probe.", 40);
         var points = CliOptions.PositiveInt("--points", "Grid points.", 400);
@@ -252,13 +252,6 @@ internal static class AnalysisCommands
             AtomicFile.WriteAllText(outPath, json);
             AtomicFile.WriteAllText(plotPath, svg);
         }
-    }
-
-    private static Option<string> Choice(string name, string description, string[] values, string defaultValue)
-    {
-        var option = new Option<string>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
-        option.AcceptOnlyFromAmong(values);
-        return option;
     }
 
     /// <summary>A Spectre.Console status spinner on stderr for long steps, then one line with the step's time;

@@ -39,7 +39,8 @@ internal sealed class CurvatureCommandOptions
         command.Add(KfacApprox);
     }
 
-    private static Option<string> Choice(string name, string description, string[] values, bool required, string? defaultValue = null)
+    /// <summary>A string option restricted to <paramref name="values"/>.</summary>
+    internal static Option<string> Choice(string name, string description, string[] values, bool required, string? defaultValue = null)
     {
         var option = new Option<string>(name) { Description = description, Required = required };
         if (defaultValue is not null) option.DefaultValueFactory = _ => defaultValue;
