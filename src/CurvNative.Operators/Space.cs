@@ -128,6 +128,69 @@ public sealed class Space : IEquatable<Space>
         return flat;
     }
 
+    /// <summary>
+    /// Splits columns [start, start + count) of a matrix X [Dimension, K] into one stack per block (copies):
+    /// stack b is [count, ...shape of block b], item c holding column start + c. Stacks are what the
+    /// stacked derivatives (<c>Autograd.GradStacked</c>, <c>Autograd.JvpStacked</c>) take.
+    /// </summary>
+    /// <exception cref="ArgumentException">X is not [Dimension, K] or the column range is outside it.</exception>
+    public Tensor<T>[] SplitColumns<T>(Tensor<T> x, int start, int count) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int k = CheckColumns(x, start, count, nameof(x));
+        var result = new Tensor<T>[BlockCount];
+        var xs = x.Span;
+        for (int b = 0; b < BlockCount; b++)
+        {
+            var stack = Tensor<T>.Zeros([count, .. _blocks[b]]);
+            result[b] = stack;
+            var ss = stack.Span;
+            int len = _sizes[b], off = _offsets[b];
+            if (k == 1) { xs.Slice(off, len * count).CopyTo(ss); continue; } // one column: the block is contiguous
+            for (int j = 0; j < len; j++)
+                for (int c = 0; c < count; c++) ss[c * len + j] = xs[(off + j) * k + start + c];
+        }
+        return result;
+    }
+
+    /// <summary>Adds scale times one stack per block ([count, ...block shape], as from
+    /// <see cref="SplitColumns{T}"/>) into columns [start, start + count) of Y [Dimension, K].</summary>
+    /// <exception cref="ArgumentException">Y is not [Dimension, K], the column range is outside it, or a stack has the wrong shape.</exception>
+    public void AddColumns<T>(Tensor<T> y, int start, IReadOnlyList<Tensor<T>> stacks, T scale) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(stacks);
+        if (stacks.Count != BlockCount)
+            throw new ArgumentException($"Expected {BlockCount} stacks for the space {this} but got {stacks.Count}.", nameof(stacks));
+        int count = stacks.Count == 0 ? 0 : stacks[0].Shape[0];
+        int k = CheckColumns(y, start, count, nameof(y));
+        var ys = y.Span;
+        for (int b = 0; b < BlockCount; b++)
+        {
+            var t = stacks[b];
+            if (t.Rank != _blocks[b].Length + 1 || t.Shape[0] != count || !t.Shape[1..].SequenceEqual(_blocks[b]))
+                throw new ArgumentException($"Stack {b} of the space {this}: expected shape [{count}, {string.Join(", ", _blocks[b])}] but got {Shape.Format(t.Shape)}.", nameof(stacks));
+            var ss = t.Span;
+            int len = _sizes[b], off = _offsets[b];
+            if (k == 1)
+            {
+                var yb = ys.Slice(off, len * count);
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(ss, scale, yb, yb);
+                continue;
+            }
+            for (int j = 0; j < len; j++)
+                for (int c = 0; c < count; c++) ys[(off + j) * k + start + c] += scale * ss[c * len + j];
+        }
+    }
+
+    private int CheckColumns<T>(Tensor<T> m, int start, int count, string name) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(m, name);
+        if (m.Rank != 2 || m.Shape[0] != Dimension)
+            throw new ArgumentException($"Expected a matrix [{Dimension}, K] for the space {this} but got shape {Shape.Format(m.Shape)}.", name);
+        if (start < 0 || count < 0 || start + count > m.Shape[1])
+            throw new ArgumentException($"Columns [{start}, {start + count}) are outside the {m.Shape[1]} columns of the matrix.", name);
+        return m.Shape[1];
+    }
+
     /// <summary>Formats as a list of shapes: [[16, 12], [16]].</summary>
     public override string ToString() => Format(_blocks);
 

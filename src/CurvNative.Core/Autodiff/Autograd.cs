@@ -48,26 +48,14 @@ public static class Autograd
         }
 
         var wrtSet = new HashSet<Var<T>>(wrt, ReferenceEqualityComparer.Instance);
-        var nodes = CollectNodes(outputs);
-        // A node is needed when some wrt variable is upstream of it.
-        var needed = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
-        foreach (var node in nodes.OrderBy(n => n.Sequence))
-            foreach (var input in node.Inputs)
-                if (wrtSet.Contains(input) || (input.Creator is { } c && needed.Contains(c))) { needed.Add(node); break; }
-
-        foreach (var node in nodes.OrderByDescending(n => n.Sequence))
+        var (order, needed) = ReverseSweep(outputs, wrtSet);
+        foreach (var node in order)
         {
-            if (!needed.Contains(node)) continue;
             var output = node.Output;
             if (!grads.TryGetValue(output, out var g)) continue;
             if (!wrtSet.Contains(output)) grads.Remove(output);
             output.RunGradHooks(g);
-            var needs = new bool[node.Inputs.Length];
-            for (int i = 0; i < needs.Length; i++)
-            {
-                var input = node.Inputs[i];
-                needs[i] = input.RequiresGrad && (wrtSet.Contains(input) || (input.Creator is { } c && needed.Contains(c)));
-            }
+            var needs = Needs(node, wrtSet, needed);
             var inputGrads = node.Primitive.Vjp(node, g, needs);
             for (int i = 0; i < needs.Length; i++)
                 if (needs[i] && inputGrads[i] is { } gi) Accumulate(grads, node.Inputs[i], gi);
@@ -121,6 +109,116 @@ public static class Autograd
     public static Var<T> Jvp<T>(Var<T> output, IReadOnlyList<Var<T>> wrt, IReadOnlyList<Var<T>> tangents, bool createGraph = false)
         where T : unmanaged, IFloatingPointIeee754<T>
         => Jvp([output], wrt, tangents, createGraph)[0];
+
+    /// <summary>
+    /// K vector-Jacobian products in one reverse sweep: <paramref name="gradOutputs"/>[i] is
+    /// [K, ...shape of outputs[i]] and result j is [K, ...shape of wrt[j]], row c being
+    /// d(sum_i &lt;outputs_i, gradOutputs_i[c]&gt;)/d wrt_j. First order only (nothing is recorded, grad hooks
+    /// do not run); each primitive applies its stacked rule (<see cref="Primitive{T}.VjpStacked"/>), so a
+    /// linear layer backpropagates all K cotangents with one GEMM of K N rows. Memory: K times a gradient's.
+    /// </summary>
+    public static Tensor<T>[] GradStacked<T>(IReadOnlyList<Var<T>> outputs, IReadOnlyList<Var<T>> wrt, IReadOnlyList<Tensor<T>> gradOutputs)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (gradOutputs.Count != outputs.Count)
+            throw new ArgumentException($"Expected {outputs.Count} stacked output gradients but got {gradOutputs.Count}.");
+        int k = StackSize(outputs, gradOutputs, "Output gradient");
+        var grads = new Dictionary<Var<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
+        using var mode = GradMode.Disable();
+        for (int i = 0; i < outputs.Count; i++) AccumulateStacked(grads, outputs[i], gradOutputs[i]);
+        var wrtSet = new HashSet<Var<T>>(wrt, ReferenceEqualityComparer.Instance);
+        var (order, needed) = ReverseSweep(outputs, wrtSet);
+        foreach (var node in order)
+        {
+            if (!grads.TryGetValue(node.Output, out var g)) continue;
+            if (!wrtSet.Contains(node.Output)) grads.Remove(node.Output);
+            var needs = Needs(node, wrtSet, needed);
+            var inputGrads = node.Primitive.VjpStacked(node, g, needs);
+            for (int i = 0; i < needs.Length; i++)
+                if (needs[i] && inputGrads[i] is { } gi) AccumulateStacked(grads, node.Inputs[i], gi);
+        }
+        var result = new Tensor<T>[wrt.Count];
+        for (int i = 0; i < wrt.Count; i++)
+            result[i] = grads.TryGetValue(wrt[i], out var g) ? g : Tensor<T>.Zeros(Stacked.Shape(k, wrt[i].Shape));
+        return result;
+    }
+
+    /// <summary>Single-output form of <see cref="GradStacked{T}(IReadOnlyList{Var{T}}, IReadOnlyList{Var{T}}, IReadOnlyList{Tensor{T}})"/>.</summary>
+    public static Tensor<T>[] GradStacked<T>(Var<T> output, IReadOnlyList<Var<T>> wrt, Tensor<T> gradOutput)
+        where T : unmanaged, IFloatingPointIeee754<T>
+        => GradStacked([output], wrt, [gradOutput]);
+
+    /// <summary>
+    /// K Jacobian-vector products in one forward sweep: <paramref name="tangents"/>[j] is [K, ...shape of
+    /// wrt[j]] and result i is [K, ...shape of outputs[i]]. First order only; each primitive applies its
+    /// stacked rule (<see cref="Primitive{T}.JvpStacked"/>). Outputs that do not depend on wrt get zeros.
+    /// </summary>
+    public static Tensor<T>[] JvpStacked<T>(IReadOnlyList<Var<T>> outputs, IReadOnlyList<Var<T>> wrt, IReadOnlyList<Tensor<T>> tangents)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (tangents.Count != wrt.Count)
+            throw new ArgumentException($"Expected {wrt.Count} stacked tangents (one per input) but got {tangents.Count}.");
+        int k = StackSize(wrt, tangents, "Tangent");
+        var tan = new Dictionary<Var<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < wrt.Count; i++) tan[wrt[i]] = tangents[i];
+        using var mode = GradMode.Disable();
+        foreach (var node in CollectNodes(outputs).OrderBy(n => n.Sequence))
+        {
+            Tensor<T>?[]? inputs = null;
+            for (int i = 0; i < node.Inputs.Length; i++)
+                if (tan.TryGetValue(node.Inputs[i], out var t)) (inputs ??= new Tensor<T>?[node.Inputs.Length])[i] = t;
+            if (inputs is null || tan.ContainsKey(node.Output)) continue;
+            tan[node.Output] = node.Primitive.JvpStacked(node, inputs);
+        }
+        var result = new Tensor<T>[outputs.Count];
+        for (int i = 0; i < outputs.Count; i++)
+            result[i] = tan.TryGetValue(outputs[i], out var t) ? t : Tensor<T>.Zeros(Stacked.Shape(k, outputs[i].Shape));
+        return result;
+    }
+
+    /// <summary>K shared by all stacks, each checked to be [K, ...shape of its variable].</summary>
+    private static int StackSize<T>(IReadOnlyList<Var<T>> vars, IReadOnlyList<Tensor<T>> stacks, string what) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int k = -1;
+        for (int i = 0; i < vars.Count; i++)
+        {
+            var s = stacks[i];
+            if (s.Rank != vars[i].Rank + 1 || !s.Shape[1..].SequenceEqual(vars[i].Shape) || (k >= 0 && s.Shape[0] != k))
+                throw new ArgumentException($"{what} {i}: expected a stack [K, {string.Join(", ", vars[i].Value.ShapeArray)}]{(k >= 0 ? $" with K = {k}" : "")}, got {Shape.Format(s.Shape)}.");
+            k = s.Shape[0];
+        }
+        return Math.Max(k, 0);
+    }
+
+    /// <summary>The nodes a reverse sweep visits (those with some wrt variable upstream), latest first.</summary>
+    private static (List<Node<T>> Order, HashSet<Node<T>> Needed) ReverseSweep<T>(IReadOnlyList<Var<T>> outputs, HashSet<Var<T>> wrtSet)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var nodes = CollectNodes(outputs);
+        nodes.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        var needed = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
+        foreach (var node in nodes)
+            foreach (var input in node.Inputs)
+                if (wrtSet.Contains(input) || (input.Creator is { } c && needed.Contains(c))) { needed.Add(node); break; }
+        var order = nodes.Where(needed.Contains).ToList();
+        order.Reverse();
+        return (order, needed);
+    }
+
+    /// <summary>Which inputs of a node a reverse sweep must differentiate.</summary>
+    private static bool[] Needs<T>(Node<T> node, HashSet<Var<T>> wrtSet, HashSet<Node<T>> needed) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var needs = new bool[node.Inputs.Length];
+        for (int i = 0; i < needs.Length; i++)
+        {
+            var input = node.Inputs[i];
+            needs[i] = input.RequiresGrad && (wrtSet.Contains(input) || (input.Creator is { } c && needed.Contains(c)));
+        }
+        return needs;
+    }
+
+    private static void AccumulateStacked<T>(Dictionary<Var<T>, Tensor<T>> grads, Var<T> v, Tensor<T> g) where T : unmanaged, IFloatingPointIeee754<T>
+        => grads[v] = grads.TryGetValue(v, out var existing) ? TensorOps.Binary(existing, g, TensorOps.BinaryKind.Add) : g;
 
     private static void Accumulate<T>(Dictionary<Var<T>, Var<T>> grads, Var<T> v, Var<T> g) where T : unmanaged, IFloatingPointIeee754<T>
         => grads[v] = grads.TryGetValue(v, out var existing) ? F.Add(existing, g) : g;

@@ -83,6 +83,39 @@ public static partial class F
 
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t)
             => Sum2(t[0] is { } ta ? Apply(ta, node.Inputs[1]) : null, t[1] is { } tb ? Apply(node.Inputs[0], tb) : null);
+
+        // Stacked, for the forward convolution: K stacked images are a batch of K N images for the input's
+        // gradient and tangent (one native call); the weight's terms go one item at a time.
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> gout, bool[] needs)
+        {
+            if (role != ConvRole.Forward) return base.VjpStacked(node, gout, needs);
+            int k = gout.Shape[0];
+            var x = node.Inputs[0]; var w = node.Inputs[1];
+            Tensor<T>? gx = null, gw = null;
+            if (needs[0])
+            {
+                var wide = g.WithBatch(k * g.N);
+                gx = Tensor<T>.Uninitialized(Stacked.Shape(k, x.Shape));
+                NativeKernels.Conv2dInputGrad(wide, gout.Span, w.Value.Span, gx.Span);
+            }
+            if (needs[1]) gw = Stacked.FromItems(k, w.Shape, c => ConvWeightGrad(x, Var<T>.Constant(Stacked.Item(gout, c)), g).Value);
+            return [gx, gw];
+        }
+
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
+        {
+            if (role != ConvRole.Forward) return base.JvpStacked(node, t);
+            var x = node.Inputs[0]; var w = node.Inputs[1];
+            Tensor<T>? r = null;
+            if (t[0] is { } tx)
+            {
+                r = Tensor<T>.Uninitialized(Stacked.Shape(tx.Shape[0], node.Output.Shape));
+                NativeKernels.Conv2dForward(g.WithBatch(tx.Shape[0] * g.N), tx.Span, w.Value.Span, r.Span);
+            }
+            if (t[1] is { } tw)
+                r = Stacked.Sum2(r, Stacked.FromItems(tw.Shape[0], node.Output.Shape, c => ConvForward(x, Var<T>.Constant(Stacked.Item(tw, c)), g).Value));
+            return r!;
+        }
     }
 
     /// <summary>Max pooling of [N, C, H, W] over k x k windows without padding (PyTorch semantics;

@@ -39,5 +39,24 @@ public static partial class F
             if (t[2] is { } tb) r = Sum2(r, BroadcastTo(tb, shape));
             return r!;
         }
+
+        // Stacked: the input's gradient and tangent are one GEMM over K N rows; the weight's are one GEMM per item.
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs)
+        {
+            var x = node.Inputs[0].Value; var w = node.Inputs[1].Value;
+            return [needs[0] ? Stacked.RowsTimes(g, w, transB: false) : null,
+                    needs[1] ? Stacked.FromItems(g.Shape[0], w.Shape, c => TensorOps.MatMul(Stacked.Item(g, c), x, true, false)) : null,
+                    needs[2] ? Stacked.SumTo(g, node.Inputs[2].Shape) : null];
+        }
+
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
+        {
+            var x = node.Inputs[0].Value; var w = node.Inputs[1].Value;
+            var shape = node.Output.Shape;
+            Tensor<T>? r = t[0] is { } tx ? Stacked.RowsTimes(tx, w, transB: true) : null;
+            if (t[1] is { } tw) r = Stacked.Sum2(r, Stacked.FromItems(tw.Shape[0], shape, c => TensorOps.MatMul(x, Stacked.Item(tw, c), false, true)));
+            if (t[2] is { } tb) r = Stacked.Sum2(r, Stacked.BroadcastTo(tb, shape));
+            return r!;
+        }
     }
 }

@@ -78,6 +78,53 @@ public static partial class F
                                 tb is null ? null : BroadcastTo(-Div(Mul(node.Output, tb), b), shape));
             }
         }
+
+        // Stacked rules: the stack broadcasts against the unstacked operand (Stacked.Lift keeps K apart).
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs)
+        {
+            var a = node.Inputs[0].Value; var b = node.Inputs[1].Value;
+            Tensor<T>? ga = null, gb = null;
+            switch (_kind)
+            {
+                case BinaryKind.Add:
+                case BinaryKind.Subtract:
+                    if (needs[0]) ga = Stacked.SumTo(g, a.Shape);
+                    if (needs[1]) gb = Stacked.SumTo(_kind == BinaryKind.Add ? g : Affine(g, -T.One, T.Zero), b.Shape);
+                    break;
+                case BinaryKind.Multiply:
+                    if (needs[0]) ga = Stacked.SumTo(Binary(g, b, BinaryKind.Multiply), a.Shape);
+                    if (needs[1]) gb = Stacked.SumTo(Binary(g, a, BinaryKind.Multiply), b.Shape);
+                    break;
+                default:
+                    if (needs[0]) ga = Stacked.SumTo(Binary(g, b, BinaryKind.Divide), a.Shape);
+                    if (needs[1]) gb = Stacked.SumTo(Affine(Binary(Binary(g, node.Output.Value, BinaryKind.Multiply), b, BinaryKind.Divide), -T.One, T.Zero), b.Shape);
+                    break;
+            }
+            return [ga, gb];
+        }
+
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
+        {
+            var a = node.Inputs[0].Value; var b = node.Inputs[1].Value;
+            var shape = node.Output.Shape;
+            int rank = shape.Length;
+            Tensor<T>? ta = t[0] is { } x ? Stacked.Lift(x, rank) : null, tb = t[1] is { } y ? Stacked.Lift(y, rank) : null;
+            Tensor<T>? ra, rb;
+            switch (_kind)
+            {
+                case BinaryKind.Add: ra = ta; rb = tb; break;
+                case BinaryKind.Subtract: ra = ta; rb = tb is null ? null : Affine(tb, -T.One, T.Zero); break;
+                case BinaryKind.Multiply:
+                    ra = ta is null ? null : Binary(ta, b, BinaryKind.Multiply);
+                    rb = tb is null ? null : Binary(tb, a, BinaryKind.Multiply);
+                    break;
+                default:
+                    ra = ta is null ? null : Binary(ta, b, BinaryKind.Divide);
+                    rb = tb is null ? null : Affine(Binary(Binary(tb, node.Output.Value, BinaryKind.Multiply), b, BinaryKind.Divide), -T.One, T.Zero);
+                    break;
+            }
+            return Stacked.Sum2(ra is null ? null : Stacked.BroadcastTo(ra, shape), rb is null ? null : Stacked.BroadcastTo(rb, shape));
+        }
     }
 
     private static Var<T> Sum2<T>(Var<T>? a, Var<T>? b) where T : unmanaged, IFloatingPointIeee754<T>
@@ -98,6 +145,9 @@ public static partial class F
         public override string Name => "Affine";
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [scale == T.One ? g : Scale(g, scale)];
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => scale == T.One ? t[0]! : Scale(t[0]!, scale);
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Scaled(g)];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Scaled(t[0]!);
+        private Tensor<T> Scaled(Tensor<T> x) => scale == T.One ? x : Affine(x, scale, T.Zero);
     }
 
     // ================================================================ elementwise unary
@@ -147,12 +197,62 @@ public static partial class F
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
         {
             // First-order fast path: fused kernel, no temporaries beyond the result.
-            if (_kind == UnaryKind.Tanh && !GradMode.IsEnabled) return [Const(TanhBackward(g.Value, node.Output.Value))];
+            if (_kind == UnaryKind.Tanh) return [TanhGrad(g, node.Output)];
             if (_kind == UnaryKind.Relu && !GradMode.IsEnabled) return [Const(ReluBackward(g.Value, node.Inputs[0].Value))];
             return [Mul(g, Derivative(node.Inputs[0], node.Output))];
         }
 
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Mul(t[0]!, Derivative(node.Inputs[0], node.Output));
+
+        // Stacked: one derivative tensor, broadcast over the K items (tanh and relu: one fused pass).
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Stacked(node, g)];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Stacked(node, t[0]!);
+        private Tensor<T> Stacked(Node<T> node, Tensor<T> s) => _kind switch
+        {
+            UnaryKind.Tanh => TanhBackward(s, node.Output.Value),
+            UnaryKind.Relu => ReluBackward(s, node.Inputs[0].Value),
+            _ => Binary(s, Derivative(node.Inputs[0], node.Output).Value, BinaryKind.Multiply),
+        };
+    }
+
+    /// <summary>g (1 - y^2), the tanh derivative at y = tanh(x) applied to g, as one differentiable primitive:
+    /// its derivatives (d/dg: (1 - y^2), d/dy: -2 g y) are what a Hessian-vector product differentiates, in
+    /// one fused pass each instead of three elementwise nodes.</summary>
+    private static Var<T> TanhGrad<T>(Var<T> g, Var<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+        => Var<T>.Record(TanhGradOp<T>.Instance, TanhBackward(g.Value, y.Value), g, y);
+
+    private sealed class TanhGradOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public static readonly TanhGradOp<T> Instance = new();
+        public override string Name => "TanhGrad";
+
+        /// <summary>-2 g y: the derivative of g (1 - y^2) with respect to y.</summary>
+        private static Var<T> DyFactor(Var<T> g, Var<T> y) => Scale(Mul(g, y), -T.CreateTruncating(2));
+
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> u, bool[] needs)
+        {
+            var g = node.Inputs[0]; var y = node.Inputs[1];
+            return [needs[0] ? TanhGrad(u, y) : null, needs[1] ? Mul(u, DyFactor(g, y)) : null];
+        }
+
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t)
+        {
+            var g = node.Inputs[0]; var y = node.Inputs[1];
+            return Sum2(t[0] is { } tg ? TanhGrad(tg, y) : null, t[1] is { } ty ? Mul(ty, DyFactor(g, y)) : null);
+        }
+
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> u, bool[] needs)
+        {
+            var g = node.Inputs[0]; var y = node.Inputs[1];
+            return [needs[0] ? TanhBackward(u, y.Value) : null, needs[1] ? Binary(u, DyFactor(g, y).Value, BinaryKind.Multiply) : null];
+        }
+
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
+        {
+            var g = node.Inputs[0]; var y = node.Inputs[1];
+            return global::CurvNative.Autodiff.Stacked.Sum2(t[0] is { } tg ? TanhBackward(tg, y.Value) : null,
+                t[1] is { } ty ? Binary(ty, DyFactor(g, y).Value, BinaryKind.Multiply) : null);
+        }
     }
 
     // ================================================================ broadcast, reduce, reshape
@@ -180,6 +280,8 @@ public static partial class F
         public override string Name => "BroadcastTo";
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [SumTo(g, node.Inputs[0].Shape)];
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => BroadcastTo(t[0]!, node.Output.Shape);
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Stacked.SumTo(g, node.Inputs[0].Shape)];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Stacked.BroadcastTo(t[0]!, node.Output.Shape);
     }
 
     private sealed class SumToOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -187,6 +289,8 @@ public static partial class F
         public override string Name => "SumTo";
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [BroadcastTo(g, node.Inputs[0].Shape)];
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => SumTo(t[0]!, node.Output.Shape);
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Stacked.BroadcastTo(g, node.Inputs[0].Shape)];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Stacked.SumTo(t[0]!, node.Output.Shape);
     }
 
     /// <summary>Sum of all elements (shape []).</summary>
@@ -232,6 +336,8 @@ public static partial class F
         public override string Name => "Reshape";
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [Reshape(g, node.Inputs[0].Value.ShapeArray)];
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Reshape(t[0]!, node.Output.Value.ShapeArray);
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [g.Reshape(Stacked.Shape(g.Shape[0], node.Inputs[0].Shape))];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => t[0]!.Reshape(Stacked.Shape(t[0]!.Shape[0], node.Output.Shape));
     }
 
     /// <summary>Permutes axes: result axis i is input axis perm[i].</summary>
@@ -256,6 +362,9 @@ public static partial class F
         }
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [Permute(g, Inverse())];
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Permute(t[0]!, perm);
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [TensorOps.Permute(g, Shifted(Inverse()))];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => TensorOps.Permute(t[0]!, Shifted(perm));
+        private static int[] Shifted(int[] p) => [0, .. p.Select(i => i + 1)];
     }
 
     // ================================================================ matrix products
@@ -295,6 +404,31 @@ public static partial class F
         {
             var a = node.Inputs[0]; var b = node.Inputs[1];
             return Sum2(t[0] is { } ta ? MatMul(ta, b, _ta, _tb) : null, t[1] is { } tb ? MatMul(a, tb, _ta, _tb) : null);
+        }
+
+        // Stacked, for matrices: a stacked left operand that is not transposed is one GEMM over K M rows;
+        // the other cases are one GEMM per item. Batched matrices take the per-item default.
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs)
+        {
+            var a = node.Inputs[0].Value; var b = node.Inputs[1].Value;
+            if (a.Rank != 2) return base.VjpStacked(node, g, needs);
+            int k = g.Shape[0];
+            Tensor<T>? ga = null, gb = null;
+            if (needs[0]) ga = _ta ? Stacked.FromItems(k, a.Shape, c => TensorOps.MatMul(b, Stacked.Item(g, c), _tb, true)) : Stacked.RowsTimes(g, b, !_tb);
+            if (needs[1]) gb = Stacked.FromItems(k, b.Shape, c => _tb ? TensorOps.MatMul(Stacked.Item(g, c), a, true, _ta) : TensorOps.MatMul(a, Stacked.Item(g, c), !_ta, false));
+            return [ga, gb];
+        }
+
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
+        {
+            var a = node.Inputs[0].Value; var b = node.Inputs[1].Value;
+            if (a.Rank != 2) return base.JvpStacked(node, t);
+            Tensor<T>? ra = null, rb = null;
+            if (t[0] is { } ta)
+                ra = _ta ? Stacked.FromItems(ta.Shape[0], node.Output.Shape, c => TensorOps.MatMul(Stacked.Item(ta, c), b, true, _tb)) : Stacked.RowsTimes(ta, b, _tb);
+            if (t[1] is { } tb)
+                rb = Stacked.FromItems(tb.Shape[0], node.Output.Shape, c => TensorOps.MatMul(a, Stacked.Item(tb, c), _ta, _tb));
+            return Stacked.Sum2(ra, rb);
         }
     }
 
@@ -371,6 +505,27 @@ public static partial class F
         public override string Name => "GatherFlat";
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [ScatterAddFlat(g, index, node.Inputs[0].Value.ShapeArray)];
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => GatherFlat(t[0]!, index, node.Output.Value.ShapeArray);
+
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs)
+        {
+            var r = Tensor<T>.Zeros(Stacked.Shape(g.Shape[0], node.Inputs[0].Shape));
+            int inLen = node.Inputs[0].Length, outLen = index.Length;
+            var gs = g.Span; var rs = r.Span;
+            for (int c = 0; c < g.Shape[0]; c++)
+                for (int i = 0; i < outLen; i++) rs[c * inLen + index[i]] += gs[c * outLen + i];
+            return [r];
+        }
+
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
+        {
+            var x = t[0]!;
+            var r = Tensor<T>.Uninitialized(Stacked.Shape(x.Shape[0], node.Output.Shape));
+            int inLen = node.Inputs[0].Length, outLen = index.Length;
+            var xs = x.Span; var rs = r.Span;
+            for (int c = 0; c < x.Shape[0]; c++)
+                for (int i = 0; i < outLen; i++) rs[c * outLen + i] = xs[c * inLen + index[i]];
+            return r;
+        }
     }
 
     private sealed class ScatterOp<T>(int[] index) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>

@@ -1,3 +1,5 @@
+using CurvNative.Tensors;
+
 namespace CurvNative.Autodiff;
 
 /// <summary>
@@ -41,4 +43,37 @@ public abstract class Primitive<T> where T : unmanaged, System.Numerics.IFloatin
     /// <summary>Jacobian-vector product: the output tangent given input tangents (null = zero,
     /// at least one is non-null).</summary>
     public abstract Var<T> Jvp(Node<T> node, Var<T>?[] tangents);
+
+    /// <summary>
+    /// <see cref="Vjp"/> for K cotangents at once (first order, nothing recorded): <paramref name="g"/> is
+    /// [K, ...output shape] and each gradient returned is [K, ...input shape]. The VJP is linear in g, so
+    /// the default applies <see cref="Vjp"/> to one cotangent at a time; primitives on hot paths override
+    /// it with one wide operation (a GEMM over K N rows instead of K GEMMs over N).
+    /// </summary>
+    public virtual Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs)
+    {
+        int k = g.Shape[0];
+        var result = new Tensor<T>?[node.Inputs.Length];
+        var items = new Var<T>?[k][];
+        for (int c = 0; c < k; c++) items[c] = Vjp(node, Var<T>.Constant(Stacked.Item(g, c)), needs);
+        for (int i = 0; i < result.Length; i++)
+        {
+            if (!needs[i]) continue;
+            var shape = node.Inputs[i].Value.ShapeArray;
+            result[i] = Stacked.FromItems(k, shape, c => items[c][i]?.Value ?? Tensor<T>.Zeros(shape));
+        }
+        return result;
+    }
+
+    /// <summary>
+    /// <see cref="Jvp"/> for K tangents at once (first order, nothing recorded): each non-null tangent is
+    /// [K, ...input shape] and the result is [K, ...output shape]. The default applies <see cref="Jvp"/>
+    /// to one tangent at a time.
+    /// </summary>
+    public virtual Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] tangents)
+    {
+        int k = tangents.First(t => t is not null)!.Shape[0];
+        return Stacked.FromItems(k, node.Output.Shape, c =>
+            Jvp(node, tangents.Select(t => t is null ? null : Var<T>.Constant(Stacked.Item(t, c))).ToArray()).Value);
+    }
 }

@@ -176,34 +176,44 @@ public static class TensorOps
     }
 
     /// <summary>x &gt; 0 ? g : 0: the ReLU derivative applied to an upstream gradient, fused
-    /// (PyTorch's threshold_backward: zero where x &lt;= 0 even if g is not finite).</summary>
+    /// (PyTorch's threshold_backward: zero where x &lt;= 0 even if g is not finite). g may also be a stack
+    /// [K, ...shape of x] of K gradients; the result has g's shape.</summary>
     public static Tensor<T> ReluBackward<T>(Tensor<T> g, Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var r = Tensor<T>.Uninitialized(x.ShapeArray);
-        ReadOnlySpan<T> gs = g.Span, xs = x.Span;
-        var d = r.Span;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= xs.Length - Vector<T>.Count; i += Vector<T>.Count)
-                Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(xs[i..]), Vector<T>.Zero), new Vector<T>(gs[i..]), Vector<T>.Zero).CopyTo(d[i..]);
-        for (; i < xs.Length; i++) d[i] = xs[i] > T.Zero ? gs[i] : T.Zero;
+        var r = Tensor<T>.Uninitialized(g.ShapeArray);
+        ReadOnlySpan<T> xs = x.Span;
+        for (int o = 0; o < g.Length; o += xs.Length)
+        {
+            ReadOnlySpan<T> gs = g.Span.Slice(o, xs.Length);
+            var d = r.Span.Slice(o, xs.Length);
+            int i = 0;
+            if (Vector.IsHardwareAccelerated)
+                for (; i <= xs.Length - Vector<T>.Count; i += Vector<T>.Count)
+                    Vector.ConditionalSelect(Vector.GreaterThan(new Vector<T>(xs[i..]), Vector<T>.Zero), new Vector<T>(gs[i..]), Vector<T>.Zero).CopyTo(d[i..]);
+            for (; i < xs.Length; i++) d[i] = xs[i] > T.Zero ? gs[i] : T.Zero;
+        }
         return r;
     }
 
-    /// <summary>g * (1 - y^2): the tanh derivative applied to an upstream gradient, fused into one pass.</summary>
+    /// <summary>g * (1 - y^2): the tanh derivative applied to an upstream gradient, fused into one pass.
+    /// g may also be a stack [K, ...shape of y] of K gradients; the result has g's shape.</summary>
     public static Tensor<T> TanhBackward<T>(Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var r = Tensor<T>.Uninitialized(y.ShapeArray);
-        ReadOnlySpan<T> gs = g.Span, ys = y.Span;
-        var d = r.Span;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-            for (; i <= ys.Length - Vector<T>.Count; i += Vector<T>.Count)
-            {
-                var v = new Vector<T>(ys[i..]);
-                (new Vector<T>(gs[i..]) * (Vector<T>.One - v * v)).CopyTo(d[i..]);
-            }
-        for (; i < ys.Length; i++) d[i] = gs[i] * (T.One - ys[i] * ys[i]);
+        var r = Tensor<T>.Uninitialized(g.ShapeArray);
+        ReadOnlySpan<T> ys = y.Span;
+        for (int o = 0; o < g.Length; o += ys.Length)
+        {
+            ReadOnlySpan<T> gs = g.Span.Slice(o, ys.Length);
+            var d = r.Span.Slice(o, ys.Length);
+            int i = 0;
+            if (Vector.IsHardwareAccelerated)
+                for (; i <= ys.Length - Vector<T>.Count; i += Vector<T>.Count)
+                {
+                    var v = new Vector<T>(ys[i..]);
+                    (new Vector<T>(gs[i..]) * (Vector<T>.One - v * v)).CopyTo(d[i..]);
+                }
+            for (; i < ys.Length; i++) d[i] = gs[i] * (T.One - ys[i] * ys[i]);
+        }
         return r;
     }
 

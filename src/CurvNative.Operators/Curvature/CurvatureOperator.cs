@@ -80,52 +80,34 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
                 "Put Dropout and BatchNorm in eval mode (model.Eval()) and iterate the data in a fixed order, or set CheckDeterministic = false.");
     }
 
-    /// <summary>Splits column k of X [P, K] into blocks shaped like the parameters.</summary>
-    private protected Var<T>[] Column(Tensor<T> x, int k)
-    {
-        int K = x.Shape[1];
-        var blocks = new Var<T>[Parameters.Count];
-        int offset = 0;
-        for (int i = 0; i < blocks.Length; i++)
-        {
-            var t = Tensor<T>.Zeros(Parameters[i].Value.ShapeArray);
-            var s = t.Span;
-            for (int j = 0; j < s.Length; j++) s[j] = x.Span[(offset + j) * K + k];
-            offset += s.Length;
-            blocks[i] = Var<T>.Constant(t);
-        }
-        return blocks;
-    }
+    /// <summary>Columns per stacked sweep: K columns go through the model together in chunks of this
+    /// many, so memory grows with the chunk (a sweep holds a chunk's tangents of every activation), not with K.</summary>
+    internal const int ColumnChunk = 16;
 
-    /// <summary>Adds scale * blocks into column k of Y [P, K].</summary>
-    private protected static void AddColumn(Tensor<T> y, int k, IReadOnlyList<Var<T>> blocks, T scale)
-    {
-        int K = y.Shape[1], offset = 0;
-        foreach (var b in blocks)
-        {
-            var s = b.Value.Span;
-            for (int j = 0; j < s.Length; j++) y.Span[(offset + j) * K + k] += scale * s[j];
-            offset += s.Length;
-        }
-    }
-
+    /// <summary>Per batch: one forward pass (and whatever else the product reuses across columns), then the
+    /// product of the batch with every chunk of columns.</summary>
     protected sealed override Tensor<T> MatMatCore(Tensor<T> x)
     {
-        int K = x.Shape[1];
-        var y = Tensor<T>.Zeros(Rows, K);
-        if (K == 0) return y;
-        var columns = Enumerable.Range(0, K).Select(k => Column(x, k)).ToArray();
+        int k = x.Shape[1];
+        var y = Tensor<T>.Zeros(Rows, k);
+        if (k == 0) return y;
+        var chunks = new List<(int Start, Tensor<T>[] Stacks)>();
+        for (int c = 0; c < k; c += ColumnChunk) chunks.Add((c, InputSpace.SplitColumns(x, c, Math.Min(ColumnChunk, k - c))));
         int start = 0;
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
-            AccumulateBatch(batch, start, BatchWeight(batch.Count), columns, y);
+            var product = PrepareBatch(batch, start);
+            var weight = BatchWeight(batch.Count);
+            foreach (var (c, stacks) in chunks) OutputSpace.AddColumns(y, c, product(stacks), weight);
             start += batch.Count;
         }
         return y;
     }
 
-    /// <summary>Adds w_b times the product of the batch (samples start, start + n) with every column into y [P, K].</summary>
-    private protected abstract void AccumulateBatch(Batch<T> batch, int start, T weight, Var<T>[][] columns, Tensor<T> y);
+    /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph)
+    /// and returns the product of the batch (samples start .. start + n) with a chunk of columns, given and
+    /// returned as stacks [kc, ...parameter shape] per parameter, unweighted.</summary>
+    private protected abstract Func<Tensor<T>[], Tensor<T>[]> PrepareBatch(Batch<T> batch, int start);
 
     protected override LinearOperator<T> TransposeCore() => this;
 }

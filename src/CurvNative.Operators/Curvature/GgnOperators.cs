@@ -10,7 +10,8 @@ namespace CurvNative.Operators.Curvature;
 /// <summary>
 /// Operators of the form sum_n J_n^T M_n J_n with J_n the Jacobian of sample n's output with respect
 /// to the parameters and M_n = R_n R_n^T a PSD matrix in output space given by a factor R_n [C, K'].
-/// A product costs one forward pass, then per column one JVP (J v) and one VJP (J^T u) per batch.
+/// A product costs one forward pass per batch, then per chunk of columns one stacked JVP (J V) and one
+/// stacked VJP (J^T U), each a single sweep whose GEMMs span all columns of the chunk.
 /// </summary>
 public abstract class OutputCurvatureOperator<T> : CurvatureOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -21,37 +22,43 @@ public abstract class OutputCurvatureOperator<T> : CurvatureOperator<T> where T 
     /// loss's reduction factor for the batch.</summary>
     private protected abstract Tensor<T> OutputFactor(Tensor<T> output, Targets<T> targets, int start);
 
-    private protected override void AccumulateBatch(Batch<T> batch, int start, T weight, Var<T>[][] columns, Tensor<T> y)
+    private protected override Func<Tensor<T>[], Tensor<T>[]> PrepareBatch(Batch<T> batch, int start)
     {
         var leaves = Leaves;
         var f = Model.Forward(Var<T>.Constant(batch.X));
-        int n = batch.Count, c = n == 0 ? 0 : f.Length / n;
         var r = OutputFactor(f.Value, batch.Y, start);
-        int kr = r.Shape[2];
-        for (int k = 0; k < columns.Length; k++)
+        return v =>
         {
-            var jv = Autograd.Jvp(f, leaves, columns[k]).Value;
-            // u_n = R_n (R_n^T (J v)_n)
-            var u = Tensor<T>.Zeros(f.Value.ShapeArray);
-            var rs = r.Span; var js = jv.Span; var us = u.Span;
-            var tmp = new T[kr];
+            var jv = Autograd.JvpStacked([f], leaves, v)[0];
+            return Autograd.GradStacked(f, leaves, ApplyFactor(r, jv));
+        };
+    }
+
+    /// <summary>u = R (R^T z) for every sample and column: R [n, C, K'], z [kc, n, ...] with C outputs per sample.</summary>
+    private static Tensor<T> ApplyFactor(Tensor<T> r, Tensor<T> z)
+    {
+        int kc = z.Shape[0], n = r.Shape[0], c = r.Shape[1], kr = r.Shape[2];
+        var u = Tensor<T>.Zeros(z.ShapeArray);
+        var rs = r.Span; var zs = z.Span; var us = u.Span;
+        var tmp = new T[kr];
+        for (int col = 0; col < kc; col++)
             for (int s = 0; s < n; s++)
             {
+                int row = (col * n + s) * c;
                 Array.Clear(tmp);
                 for (int a = 0; a < c; a++)
                 {
-                    T z = js[s * c + a];
-                    for (int q = 0; q < kr; q++) tmp[q] += rs[(s * c + a) * kr + q] * z;
+                    T value = zs[row + a];
+                    for (int q = 0; q < kr; q++) tmp[q] += rs[(s * c + a) * kr + q] * value;
                 }
                 for (int a = 0; a < c; a++)
                 {
                     T acc = T.Zero;
                     for (int q = 0; q < kr; q++) acc += rs[(s * c + a) * kr + q] * tmp[q];
-                    us[s * c + a] = acc;
+                    us[row + a] = acc;
                 }
             }
-            AddColumn(y, k, Autograd.Grad(f, leaves, Var<T>.Constant(u)), weight);
-        }
+        return u;
     }
 
     /// <summary>Scales a tensor by sqrt(c) for the batch's reduction factor c.</summary>

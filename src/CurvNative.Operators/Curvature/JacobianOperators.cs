@@ -9,7 +9,7 @@ namespace CurvNative.Operators.Curvature;
 /// <summary>
 /// The Jacobian J = d f / d theta of the model outputs over the whole data set (rows: samples in
 /// data order, then output elements row-major; output space one block [N, *output]) with respect
-/// to the parameters. J v is a forward-mode JVP per batch and column.
+/// to the parameters. J V is a stacked forward-mode JVP per batch and chunk of columns.
 /// </summary>
 public sealed class JacobianOperator<T> : LinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -29,7 +29,7 @@ public sealed class JacobianOperator<T> : LinearOperator<T> where T : unmanaged,
     protected override LinearOperator<T> TransposeCore() => JacobianTransposeOperator<T>.FromCore(_core);
 }
 
-/// <summary>J^T: maps vectors over all model outputs to parameter space by a VJP per batch and column.</summary>
+/// <summary>J^T: maps vectors over all model outputs to parameter space by a stacked VJP per batch and chunk of columns.</summary>
 public sealed class JacobianTransposeOperator<T> : LinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly JacobianCore<T> _core;
@@ -74,25 +74,30 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
 
     private List<Var<T>> Leaves => Parameters.Select(p => p.Var).ToList();
 
+    /// <summary>J X over all batches, columns in stacked chunks (one JVP sweep per batch and chunk).</summary>
     public Tensor<T> Jv(Tensor<T> x)
     {
         int k = x.Shape[1], c = OutputsPerSample;
         var y = Tensor<T>.Zeros(Data.Count * c, k);
-        var columns = Enumerable.Range(0, k).Select(col => ParameterSpace.Split(Column(x, col)).Select(Var<T>.Constant).ToArray()).ToArray();
+        var chunks = Chunks(k).Select(ch => (ch.Start, Stacks: ParameterSpace.SplitColumns(x, ch.Start, ch.Count))).ToList();
         int start = 0;
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
-            for (int col = 0; col < k; col++)
+            int len = f.Length;
+            foreach (var (c0, stacks) in chunks)
             {
-                var jv = Autograd.Jvp(f, Leaves, columns[col]).Value.Span;
-                for (int i = 0; i < jv.Length; i++) y.Span[(start * c + i) * k + col] = jv[i];
+                var jv = Autograd.JvpStacked([f], Leaves, stacks)[0].Span;
+                int kc = stacks[0].Shape[0];
+                for (int col = 0; col < kc; col++)
+                    for (int i = 0; i < len; i++) y.Span[(start * c + i) * k + c0 + col] = jv[col * len + i];
             }
             start += batch.Count;
         }
         return y;
     }
 
+    /// <summary>J^T U over all batches, columns in stacked chunks (one VJP sweep per batch and chunk).</summary>
     public Tensor<T> JTu(Tensor<T> u)
     {
         int k = u.Shape[1], c = OutputsPerSample;
@@ -101,23 +106,21 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
-            for (int col = 0; col < k; col++)
+            int len = f.Length;
+            foreach (var (c0, kc) in Chunks(k))
             {
-                var seed = Tensor<T>.Zeros(f.Value.ShapeArray);
-                for (int i = 0; i < seed.Length; i++) seed.Span[i] = u.Span[(start * c + i) * k + col];
-                var g = ParameterSpace.Join(Autograd.Grad(f, Leaves, Var<T>.Constant(seed)).Select(v => v.Value).ToList());
-                for (int i = 0; i < g.Length; i++) y.Span[i * k + col] += g.Span[i];
+                var seed = Tensor<T>.Zeros([kc, .. f.Value.ShapeArray]);
+                for (int col = 0; col < kc; col++)
+                    for (int i = 0; i < len; i++) seed.Span[col * len + i] = u.Span[(start * c + i) * k + c0 + col];
+                ParameterSpace.AddColumns(y, c0, Autograd.GradStacked(f, Leaves, seed), T.One);
             }
             start += batch.Count;
         }
         return y;
     }
 
-    private static Tensor<T> Column(Tensor<T> x, int col)
+    private static IEnumerable<(int Start, int Count)> Chunks(int k)
     {
-        int rows = x.Shape[0], k = x.Shape[1];
-        var v = Tensor<T>.Zeros(rows);
-        for (int i = 0; i < rows; i++) v.Span[i] = x.Span[i * k + col];
-        return v;
+        for (int c = 0; c < k; c += CurvatureOperator<T>.ColumnChunk) yield return (c, Math.Min(CurvatureOperator<T>.ColumnChunk, k - c));
     }
 }

@@ -38,7 +38,7 @@ public static class FiniteDifference
         return r;
     }
 
-    private static Var<double>[] Leaves(IEnumerable<Tensor<double>> xs) => xs.Select(x => Var<double>.Leaf(x)).ToArray();
+    internal static Var<double>[] Leaves(IEnumerable<Tensor<double>> xs) => xs.Select(x => Var<double>.Leaf(x)).ToArray();
 
     public static void AssertClose(Tensor<double> expected, Tensor<double> actual, double rtol, string what)
     {

@@ -24,7 +24,7 @@ public class PrimitiveDerivativeTests
 
     public static TheoryData<string> Cases() => new(Table.Keys);
 
-    private static readonly Dictionary<string, (FiniteDifference.Function F, Func<Random, Tensor<double>[]> X)> Table = new()
+    internal static readonly Dictionary<string, (FiniteDifference.Function F, Func<Random, Tensor<double>[]> X)> Table = new()
     {
         ["add"] = (a => a[0] + a[1], Inputs([3, 4], [3, 4])),
         ["add-broadcast-row"] = (a => a[0] + a[1], Inputs([3, 4], [4])),
@@ -37,6 +37,8 @@ public class PrimitiveDerivativeTests
         ["exp"] = (a => F.Exp(a[0]), Inputs([7])),
         ["log"] = (a => F.Log(a[0]), Positive([7])),
         ["tanh"] = (a => F.Tanh(a[0]), Inputs([3, 3])),
+        // The gradient of tanh as a function of (g, x): exercises the fused TanhGrad primitive's own rules.
+        ["tanh-gradient"] = (a => Autograd.Grad(F.Tanh(a[0]), [a[0]], a[1], createGraph: true)[0], Inputs([3, 4], [3, 4])),
         ["sigmoid"] = (a => F.Sigmoid(a[0]), Inputs([3, 3])),
         ["softplus"] = (a => F.Softplus(a[0]), rng => [Random(rng, [9], -30, 30)]),
         ["relu"] = (a => F.Relu(a[0]), AwayFromZero([10])),

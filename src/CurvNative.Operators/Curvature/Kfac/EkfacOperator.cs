@@ -55,7 +55,9 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
             var grads = KfacOperator<T>.LayerPasses(model, loss, batch, start, data.Count, layers, options, out var inputs);
             var inputRows = new Dictionary<KfacLayer<T>, (Tensor<T> Rows, int Shared)>(ReferenceEqualityComparer.Instance);
             foreach (var (layer, input) in inputs) inputRows[layer] = layer.InputRows(input, options.Approximation);
-            foreach (var (layer, gradient) in grads)
+            // A stacked pass yields kc seeds' gradients as one [kc n, ...] tensor; pair each seed's n rows with the inputs.
+            foreach (var (layer, gradient) in grads.SelectMany(g => Enumerable.Range(0, g.Gradient.Shape[0] / Math.Max(1, batch.Count))
+                         .Select(c => (g.Layer, Gradient: g.Gradient.Slice0(c * batch.Count, batch.Count)))))
             {
                 int i = layers.IndexOf(layer);
                 var (rowsA, shared) = inputRows[layer];

@@ -170,10 +170,21 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         var result = new List<(KfacLayer<T>, Tensor<T>)>();
         if (options.FisherType == FisherType.ForwardOnly) return result;
         var outputs = layers.Select(l => captured[l.Module].Out).ToList();
-        foreach (var seed in OutputGradients(loss, f.Value, batch.Y, start, total, options))
+        // All seeds of a chunk in one stacked backward sweep (type-2: the C columns of the loss Hessian's
+        // factor); item c of a layer's stack is the gradient for seed c, so a chunk of kc seeds over n
+        // samples is one gradient batch of kc n rows for G.
+        var seeds = OutputGradients(loss, f.Value, batch.Y, start, total, options).ToList();
+        for (int c0 = 0; c0 < seeds.Count; c0 += CurvatureOperator<T>.ColumnChunk)
         {
-            var grads = Autograd.Grad(f, outputs, Var<T>.Constant(seed));
-            for (int i = 0; i < layers.Count; i++) result.Add((layers[i], grads[i].Value));
+            var chunk = seeds.GetRange(c0, Math.Min(CurvatureOperator<T>.ColumnChunk, seeds.Count - c0));
+            var stack = Tensor<T>.Zeros([chunk.Count, .. f.Value.ShapeArray]);
+            for (int c = 0; c < chunk.Count; c++) chunk[c].Span.CopyTo(stack.Span.Slice(c * f.Length, f.Length));
+            var grads = Autograd.GradStacked(f, outputs, stack);
+            for (int i = 0; i < layers.Count; i++)
+            {
+                var g = grads[i];
+                result.Add((layers[i], g.Reshape([g.Shape[0] * g.Shape[1], .. g.Shape[2..].ToArray()])));
+            }
         }
         return result;
     }
