@@ -162,13 +162,24 @@ public static class Autograd
         var tan = new Dictionary<Var<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < wrt.Count; i++) tan[wrt[i]] = tangents[i];
         using var mode = GradMode.Disable();
-        foreach (var node in CollectNodes(outputs).OrderBy(n => n.Sequence))
+        var nodes = CollectNodes(outputs);
+        nodes.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        // A tangent is dropped after its last consumer, so a sweep holds K tangents of the live frontier
+        // of the graph, not of every node.
+        var lastUse = new Dictionary<Var<T>, int>(ReferenceEqualityComparer.Instance);
+        for (int n = 0; n < nodes.Count; n++)
+            foreach (var input in nodes[n].Inputs) lastUse[input] = n;
+        var keep = new HashSet<Var<T>>(outputs, ReferenceEqualityComparer.Instance);
+        for (int n = 0; n < nodes.Count; n++)
         {
+            var node = nodes[n];
             Tensor<T>?[]? inputs = null;
             for (int i = 0; i < node.Inputs.Length; i++)
                 if (tan.TryGetValue(node.Inputs[i], out var t)) (inputs ??= new Tensor<T>?[node.Inputs.Length])[i] = t;
             if (inputs is null || tan.ContainsKey(node.Output)) continue;
             tan[node.Output] = node.Primitive.JvpStacked(node, inputs);
+            foreach (var input in node.Inputs)
+                if (lastUse[input] == n && !keep.Contains(input)) tan.Remove(input);
         }
         var result = new Tensor<T>[outputs.Count];
         for (int i = 0; i < outputs.Count; i++)

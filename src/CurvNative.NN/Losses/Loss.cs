@@ -46,7 +46,11 @@ public abstract class Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>d l_n / d f_n at a target drawn from the model's predictive distribution, shape [N, C];
     /// E[g g^T] = d^2 l_n / d f_n^2, so averaging outer products of K draws estimates the type-2 Fisher.</summary>
-    public abstract Tensor<T> SampledGradients(Tensor<T> output, Random rng);
+    public Tensor<T> SampledGradients(Tensor<T> output, Random rng) => SampledGradients(output, _ => rng);
+
+    /// <summary>As <see cref="SampledGradients(Tensor{T}, Random)"/>, row n drawing from <paramref name="rowRandom"/>(n)
+    /// (rows in order): per-sample streams make the draws independent of how a data set is batched, in one call per batch.</summary>
+    public abstract Tensor<T> SampledGradients(Tensor<T> output, Func<int, Random> rowRandom);
 
     /// <summary>Checks shapes, ranges and finiteness of outputs and targets; messages name both sides.</summary>
     protected virtual void Validate(Tensor<T> output, Targets<T> target)

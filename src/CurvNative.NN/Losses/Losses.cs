@@ -73,13 +73,13 @@ public sealed class CrossEntropyLoss<T>(Reduction reduction = Reduction.Mean) : 
         return g;
     }
 
-    public override Tensor<T> SampledGradients(Tensor<T> output, Random rng)
+    public override Tensor<T> SampledGradients(Tensor<T> output, Func<int, Random> rowRandom)
     {
         var g = Probabilities(output);
         int n = output.Shape[0], c = output.Shape[1];
         for (int i = 0; i < n; i++)
         {
-            double u = rng.NextDouble(), acc = 0;
+            double u = rowRandom(i).NextDouble(), acc = 0;
             int y = c - 1;
             for (int k = 0; k < c; k++) { acc += double.CreateTruncating(g.Span[i * c + k]); if (u < acc) { y = k; break; } }
             g.Span[i * c + y] -= T.One;
@@ -122,10 +122,11 @@ public sealed class MSELoss<T>(Reduction reduction = Reduction.Mean) : Loss<T>(r
         return TensorOps.Affine(g, T.CreateTruncating(2), T.Zero).Reshape(output.Shape[0], PerSample(output));
     }
 
-    public override Tensor<T> SampledGradients(Tensor<T> output, Random rng)
+    public override Tensor<T> SampledGradients(Tensor<T> output, Func<int, Random> rowRandom)
     {
         var g = Tensor<T>.Zeros(output.Shape[0], PerSample(output));
-        for (int i = 0; i < g.Length; i++) g.Span[i] = T.CreateTruncating(Math.Sqrt(2) * Gaussian(rng));
+        int c = g.Shape[1];
+        for (int i = 0; i < g.Length; i++) g.Span[i] = T.CreateTruncating(Math.Sqrt(2) * Gaussian(rowRandom(i / c)));
         return g;
     }
 }
@@ -164,11 +165,12 @@ public sealed class BCEWithLogitsLoss<T>(Reduction reduction = Reduction.Mean) :
         return TensorOps.Binary(s, target.Values!, TensorOps.BinaryKind.Subtract).Reshape(output.Shape[0], PerSample(output));
     }
 
-    public override Tensor<T> SampledGradients(Tensor<T> output, Random rng)
+    public override Tensor<T> SampledGradients(Tensor<T> output, Func<int, Random> rowRandom)
     {
         var s = TensorOps.Unary(output, TensorOps.UnaryKind.Sigmoid).Reshape(output.Shape[0], PerSample(output));
+        int c = s.Shape[1];
         for (int i = 0; i < s.Length; i++)
-            if (rng.NextDouble() < double.CreateTruncating(s.Span[i])) s.Span[i] -= T.One;
+            if (rowRandom(i / c).NextDouble() < double.CreateTruncating(s.Span[i])) s.Span[i] -= T.One;
         return s;
     }
 }

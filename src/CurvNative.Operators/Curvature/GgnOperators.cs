@@ -124,17 +124,22 @@ public sealed class FisherMcOperator<T> : OutputCurvatureOperator<T> where T : u
         int n = output.Shape[0], c = n == 0 ? 0 : output.Length / n;
         var r = Tensor<T>.Zeros(n, c, Samples);
         var scale = T.One / T.Sqrt(T.CreateTruncating(Samples));
-        for (int s = 0; s < n; s++)
+        var streams = SampleStreams(Seed, start, n);
+        for (int m = 0; m < Samples; m++)
         {
-            var rng = new Random(SampleSeed(Seed, start + s));
-            var row = output.Slice0(s, 1);
-            for (int m = 0; m < Samples; m++)
-            {
-                var g = Loss.SampledGradients(row, rng).Span;
-                for (int a = 0; a < c; a++) r.Span[(s * c + a) * Samples + m] = scale * g[a];
-            }
+            var g = Loss.SampledGradients(output, i => streams[i]).Span;
+            for (int s = 0; s < n * c; s++) r.Span[s * Samples + m] = scale * g[s];
         }
         return WithReduction(r, output);
+    }
+
+    /// <summary>One random stream per sample start .. start + n - 1, seeded by (seed, sample index): draw m of a
+    /// sample is the same whatever the batching.</summary>
+    internal static Random[] SampleStreams(int seed, int start, int n)
+    {
+        var streams = new Random[n];
+        for (int i = 0; i < n; i++) streams[i] = new Random(SampleSeed(seed, start + i));
+        return streams;
     }
 
     /// <summary>A stable per-sample seed (SplitMix64 finaliser); HashCode is randomised per process.</summary>

@@ -213,18 +213,9 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
             case FisherType.MonteCarlo:
             {
                 var scale = sqrtC / T.Sqrt(T.CreateTruncating(options.McSamples));
-                var draws = Enumerable.Range(0, options.McSamples).Select(_ => Tensor<T>.Zeros(f.ShapeArray)).ToArray();
-                for (int s = 0; s < n; s++)
-                {
-                    var rng = new Random(FisherMcOperator<T>.SampleSeed(options.Seed, start + s));
-                    var row = f.Slice0(s, 1);
-                    for (int m = 0; m < options.McSamples; m++)
-                    {
-                        var g = loss.SampledGradients(row, rng).Span;
-                        for (int a = 0; a < c; a++) draws[m].Span[s * c + a] = scale * g[a];
-                    }
-                }
-                foreach (var d in draws) yield return d;
+                var streams = FisherMcOperator<T>.SampleStreams(options.Seed, start, n);
+                for (int m = 0; m < options.McSamples; m++)
+                    yield return TensorOps.Affine(loss.SampledGradients(f, i => streams[i]), scale, T.Zero).Reshape(f.ShapeArray);
                 break;
             }
             case FisherType.Empirical:
