@@ -4,7 +4,7 @@
  * Conventions
  *  - All tensors are dense, row-major (C-contiguous), NCHW.
  *  - Every function returns an int status (CN_OK = 0). No C++ exception ever crosses the ABI.
- *  - Output buffers are fully overwritten (never accumulated into).
+ *  - Output buffers are fully overwritten (never accumulated into), except c of cn_unfold_gram (BLAS-style beta).
  *  - A pointer may be NULL only when the tensor it points to has zero elements.
  *  - Output buffers must not overlap input buffers.
  *  - Functions are thread-safe: scratch memory is thread-local (buffers above 64 MiB are freed after
@@ -78,6 +78,23 @@ CN_API int cn_unfold_f64(const cn_conv2d_geom* g, const double* x, double* cols)
 /* x[N,Cin,H,W] = adjoint of unfold applied to cols (overlaps summed, padding dropped). Overwrites x. c_out is ignored. */
 CN_API int cn_fold_f32(const cn_conv2d_geom* g, const float* cols, float* x);
 CN_API int cn_fold_f64(const cn_conv2d_geom* g, const double* cols, double* x);
+
+/*
+ * KFAC's input factor of a convolution without materialising the unfolded input (rows r = (c*kh + i)*kw + j as
+ * cn_unfold). With U_n = unfold(x_n) [K, h_out*w_out], K = c_in*kh*kw, and m = K (augment == 0) or K + 1:
+ *   c[m, m] = beta * c + alpha * sum_n V_n V_n^T,   V_n = U_n, or U_n with a row of ones appended (augment != 0:
+ *   column K of c gets the row sums of the U_n, c[K, K] the count n*h_out*w_out).
+ * Only the upper triangle (j >= i) of the row-major c (leading dimension ldc >= m) is read and written; the
+ * strict lower triangle is untouched. Unlike the other kernels this ACCUMULATES into c, as BLAS's SYRK does
+ * (beta == 0 overwrites without reading c). c_out is ignored; c must not overlap x.
+ */
+CN_API int cn_unfold_gram_f32(const cn_conv2d_geom* g, const float* x, float alpha, float beta, int augment, float* c, int64_t ldc);
+CN_API int cn_unfold_gram_f64(const cn_conv2d_geom* g, const double* x, double alpha, double beta, int augment, double* c, int64_t ldc);
+
+/* sums[N, K] = sum over the h_out*w_out positions of unfold(x_n) (KFAC-reduce's per-sample patch sums), from x
+ * directly (accumulated in double). Overwrites sums. c_out is ignored. */
+CN_API int cn_unfold_sum_f32(const cn_conv2d_geom* g, const float* x, float* sums);
+CN_API int cn_unfold_sum_f64(const cn_conv2d_geom* g, const double* x, double* sums);
 
 /*
  * 2-D max-pooling geometry (no dilation, floor mode).

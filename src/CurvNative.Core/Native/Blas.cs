@@ -33,21 +33,34 @@ internal static unsafe partial class Blas
     /// cost); the strict lower triangle of C is not touched.
     /// </summary>
     public static void SyrkTransposed<T>(int n, int k, T alpha, ReadOnlySpan<T> a, T beta, Span<T> c) where T : unmanaged
+        => Syrk(true, n, k, alpha, a, n, beta, c, n);
+
+    /// <summary>
+    /// Upper triangle of C[n,n] (row stride ldc) = alpha op(A) op(A)^T + beta C, row-major: op(A) = A [n, k] (row
+    /// stride lda &gt;= k) without <paramref name="transposed"/>, A^T for A [k, n] (lda &gt;= n) with it. The strict
+    /// lower triangle of C is not touched; beta = 0 overwrites the upper triangle without reading it.
+    /// </summary>
+    public static void Syrk<T>(bool transposed, int n, int k, T alpha, ReadOnlySpan<T> a, int lda, T beta, Span<T> c, int ldc) where T : unmanaged
     {
         if (n == 0) return;
+        if (ldc < n || lda < (transposed ? n : k) || lda < 1) throw new ArgumentOutOfRangeException(nameof(lda), $"SYRK strides lda = {lda}, ldc = {ldc} are too small for n = {n}, k = {k}.");
+        if (c.Length < (long)(n - 1) * ldc + n) throw new ArgumentException($"C has {c.Length} elements, too few for [{n}, {n}] with row stride {ldc}.", nameof(c));
         if (k == 0)
         {
             // No rows: C = beta C on the upper triangle, as BLAS defines it.
-            for (int i = 0; i < n; i++) ScaleRows(c.Slice(i * n + i, n - i), 1, n - i, n - i, beta);
+            for (int i = 0; i < n; i++) ScaleRows(c.Slice(i * ldc + i, n - i), 1, n - i, n - i, beta);
             return;
         }
+        long rowsOfA = transposed ? k : n, colsOfA = transposed ? n : k;
+        if (a.Length < (rowsOfA - 1) * lda + colsOfA) throw new ArgumentException($"A has {a.Length} elements, too few for [{rowsOfA}, {colsOfA}] with row stride {lda}.", nameof(a));
         const int upper = 121;
+        int trans = transposed ? Trans : NoTrans;
         fixed (T* pa = a) fixed (T* pc = c)
         {
             if (typeof(T) == typeof(float))
-                Ssyrk(RowMajor, upper, Trans, n, k, Unsafe.As<T, float>(ref alpha), (float*)pa, n, Unsafe.As<T, float>(ref beta), (float*)pc, n);
+                Ssyrk(RowMajor, upper, trans, n, k, Unsafe.As<T, float>(ref alpha), (float*)pa, lda, Unsafe.As<T, float>(ref beta), (float*)pc, ldc);
             else if (typeof(T) == typeof(double))
-                Dsyrk(RowMajor, upper, Trans, n, k, Unsafe.As<T, double>(ref alpha), (double*)pa, n, Unsafe.As<T, double>(ref beta), (double*)pc, n);
+                Dsyrk(RowMajor, upper, trans, n, k, Unsafe.As<T, double>(ref alpha), (double*)pa, lda, Unsafe.As<T, double>(ref beta), (double*)pc, ldc);
             else
                 throw new NotSupportedException($"SYRK supports float and double, not {typeof(T).Name}.");
         }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CurvNative.Native;
@@ -28,6 +29,10 @@ internal static unsafe partial class NativeKernels
     [LibraryImport(Lib, EntryPoint = "cn_unfold_f64")] private static partial int UnfoldF64(CnConv2dGeom* g, double* x, double* cols);
     [LibraryImport(Lib, EntryPoint = "cn_fold_f32")] private static partial int FoldF32(CnConv2dGeom* g, float* cols, float* x);
     [LibraryImport(Lib, EntryPoint = "cn_fold_f64")] private static partial int FoldF64(CnConv2dGeom* g, double* cols, double* x);
+    [LibraryImport(Lib, EntryPoint = "cn_unfold_gram_f32")] private static partial int UnfoldGramF32(CnConv2dGeom* g, float* x, float alpha, float beta, int augment, float* c, long ldc);
+    [LibraryImport(Lib, EntryPoint = "cn_unfold_gram_f64")] private static partial int UnfoldGramF64(CnConv2dGeom* g, double* x, double alpha, double beta, int augment, double* c, long ldc);
+    [LibraryImport(Lib, EntryPoint = "cn_unfold_sum_f32")] private static partial int UnfoldSumF32(CnConv2dGeom* g, float* x, float* sums);
+    [LibraryImport(Lib, EntryPoint = "cn_unfold_sum_f64")] private static partial int UnfoldSumF64(CnConv2dGeom* g, double* x, double* sums);
     [LibraryImport(Lib, EntryPoint = "cn_maxpool2d_forward_f32")] private static partial int MaxPoolF32(CnPool2dGeom* g, float* x, float* y, long* argmax);
     [LibraryImport(Lib, EntryPoint = "cn_maxpool2d_forward_f64")] private static partial int MaxPoolF64(CnPool2dGeom* g, double* x, double* y, long* argmax);
 
@@ -121,6 +126,47 @@ internal static unsafe partial class NativeKernels
         {
             if (typeof(T) == typeof(float)) Check(FoldF32(&ng, (float*)pc, (float*)px), "cn_fold_f32");
             else if (typeof(T) == typeof(double)) Check(FoldF64(&ng, (double*)pc, (double*)px), "cn_fold_f64");
+            else throw Unsupported<T>();
+        }
+    }
+
+    /// <summary>
+    /// KFAC's convolution input factor without materialising the unfolded input: the upper triangle of
+    /// c[m, m] (row stride <paramref name="ldc"/>) becomes beta c + alpha sum_n V_n V_n^T, V_n = unfold(x_n)
+    /// [K, Ho*Wo], with a row of ones appended when <paramref name="augment"/> (m = K + 1: column K gets the
+    /// patch sums, c[K, K] the count N*Ho*Wo). The strict lower triangle is untouched; beta = 0 overwrites.
+    /// </summary>
+    public static void UnfoldGram<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, T alpha, T beta, bool augment, Span<T> c, int ldc)
+        where T : unmanaged
+    {
+        SpanChecks.Length(x.Length, g.InputLength, nameof(x), "N*Cin*H*W");
+        long m = g.PatchSize + (augment ? 1 : 0);
+        if (ldc < m) throw new ArgumentOutOfRangeException(nameof(ldc), $"ldc = {ldc} is below the factor's dimension {m}.");
+        long need = (m - 1) * ldc + m;
+        if (c.Length < need) throw new ArgumentException($"c has {c.Length} elements; a [{m}, {m}] matrix with row stride {ldc} needs {need}.", nameof(c));
+        SpanChecks.NoOverlap<T>(c, nameof(c), x, nameof(x), default, "");
+        var ng = g.ToNative();
+        fixed (T* px = x) fixed (T* pc = c)
+        {
+            if (typeof(T) == typeof(float))
+                Check(UnfoldGramF32(&ng, (float*)px, Unsafe.As<T, float>(ref alpha), Unsafe.As<T, float>(ref beta), augment ? 1 : 0, (float*)pc, ldc), "cn_unfold_gram_f32");
+            else if (typeof(T) == typeof(double))
+                Check(UnfoldGramF64(&ng, (double*)px, Unsafe.As<T, double>(ref alpha), Unsafe.As<T, double>(ref beta), augment ? 1 : 0, (double*)pc, ldc), "cn_unfold_gram_f64");
+            else throw Unsupported<T>();
+        }
+    }
+
+    /// <summary>sums[N, K] = the row sums of each image's unfolded patches (sum over the Ho*Wo positions). Overwrites sums.</summary>
+    public static void UnfoldSum<T>(in Conv2dGeometry g, ReadOnlySpan<T> x, Span<T> sums) where T : unmanaged
+    {
+        SpanChecks.Length(x.Length, g.InputLength, nameof(x), "N*Cin*H*W");
+        SpanChecks.Length(sums.Length, (long)g.N * g.PatchSize, nameof(sums), "N*Cin*kh*kw");
+        SpanChecks.NoOverlap<T>(sums, nameof(sums), x, nameof(x), default, "");
+        var ng = g.ToNative();
+        fixed (T* px = x) fixed (T* ps = sums)
+        {
+            if (typeof(T) == typeof(float)) Check(UnfoldSumF32(&ng, (float*)px, (float*)ps), "cn_unfold_sum_f32");
+            else if (typeof(T) == typeof(double)) Check(UnfoldSumF64(&ng, (double*)px, (double*)ps), "cn_unfold_sum_f64");
             else throw Unsupported<T>();
         }
     }

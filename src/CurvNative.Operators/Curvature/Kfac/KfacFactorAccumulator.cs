@@ -1,4 +1,5 @@
 using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CurvNative.Native;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
@@ -17,10 +18,16 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
 {
     private readonly Dictionary<KfacLayer<T>, State> _states = new(ReferenceEqualityComparer.Instance);
 
+    // The factors' upper triangles (the strict lower triangles are not written until they are read). Allocated
+    // at the first batch, uninitialised, and overwritten by it (SYRK with beta = 0): a large factor is neither
+    // zeroed first nor alive during the passes that produce its first batch, so a garbage collection there
+    // does not have to keep (and, for a generational GC, copy) it.
     private sealed class State(int din, int dout)
     {
-        public readonly Tensor<T> A = Tensor<T>.Zeros(din, din);
-        public readonly Tensor<T> G = Tensor<T>.Zeros(dout, dout);
+        private Tensor<T>? _a, _g;
+        public Tensor<T> A => _a ??= Tensor<T>.Uninitialized(din, din);
+        public Tensor<T> G => _g ??= Tensor<T>.Uninitialized(dout, dout);
+        public bool HasA, HasG, Taken;
         public long Samples;
         public int Shared = -1;
         public long GradientRows;
@@ -36,17 +43,21 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     public KfacApproximation Approximation { get; }
 
     private State StateOf(KfacLayer<T> layer)
-        => _states.TryGetValue(layer, out var s) ? s : throw new ArgumentException($"Layer {layer} is not one of this accumulator's layers.");
+    {
+        var s = _states.TryGetValue(layer, out var found) ? found : throw new ArgumentException($"Layer {layer} is not one of this accumulator's layers.");
+        return s.Taken ? throw new InvalidOperationException($"The factors of layer {layer} were handed over (TakeFactors); this accumulator can no longer use them.") : s;
+    }
 
     /// <summary>Adds a batch of layer inputs (Linear: [n, ..., in]; Conv2d: [n, C, H, W]).</summary>
     public void AddInput(KfacLayer<T> layer, Tensor<T> input)
     {
         var s = StateOf(layer);
-        var (rows, shared) = layer.InputRows(input, Approximation);
+        int shared = layer.InputShared(input, Approximation);
         if (s.Shared >= 0 && s.Shared != shared)
             throw new ArgumentException($"Layer {layer}: inputs with {shared} shared positions after batches with {s.Shared}; the spatial size must not change.");
+        layer.AddInputGram(input, Approximation, s.HasA ? T.One : T.Zero, s.A.Span);
+        s.HasA = true;
         s.Shared = shared;
-        AddGram(rows, T.One, s.A);
         s.Samples += input.Shape[0];
     }
 
@@ -54,40 +65,96 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     public void AddOutputGradient(KfacLayer<T> layer, Tensor<T> gradOutput, T scale)
     {
         var s = StateOf(layer);
-        var rows = layer.GradientRows(gradOutput, Approximation);
-        AddGram(rows, scale, s.G);
-        s.GradientRows += rows.Shape[0];
+        s.GradientRows += layer.AddGradientGram(gradOutput, Approximation, scale, s.HasG ? T.One : T.Zero, s.G.Span);
+        s.HasG = true;
     }
 
     /// <summary>Sets G to the identity (forward-only KFAC).</summary>
     internal void SetGradientIdentity(KfacLayer<T> layer)
     {
-        var g = StateOf(layer).G;
+        var s = StateOf(layer);
+        var g = s.G;
         g.Span.Clear();
         for (int i = 0; i < layer.OutDim; i++) g.Span[i * layer.OutDim + i] = T.One;
+        s.HasG = true;
     }
 
-    /// <summary>C += scale * R^T R for rows R [r, d], upper triangle only (SYRK: half a GEMM); the
-    /// lower triangle is filled from it when the factors are read.</summary>
-    private static void AddGram(Tensor<T> rows, T scale, Tensor<T> c)
-        => Blas.SyrkTransposed(rows.Shape[1], rows.Shape[0], scale, rows.Span, T.One, c.Span);
-
-    private static Tensor<T> Symmetrized(Tensor<T> upper)
+    /// <summary>scale * the symmetric matrix whose upper triangle <paramref name="upper"/> holds, in one new
+    /// tensor and one pass (64 x 64 tiles, so the mirrored writes stay in cache).</summary>
+    private static Tensor<T> Symmetrized(Tensor<T> upper, T scale)
     {
+        const int tile = 64;
         int n = upper.Shape[0];
-        var m = upper.Clone();
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < i; j++) m.Span[i * n + j] = m.Span[j * n + i];
-        return m;
+        var result = Tensor<T>.Uninitialized(n, n);
+        var src = upper.Span;
+        var dst = result.Span;
+        for (int ib = 0; ib < n; ib += tile)
+        {
+            int ie = Math.Min(ib + tile, n);
+            for (int jb = ib; jb < n; jb += tile)
+            {
+                int je = Math.Min(jb + tile, n);
+                for (int i = ib; i < ie; i++)
+                {
+                    int j0 = Math.Max(jb, i);
+                    if (j0 >= je) continue;
+                    var row = dst.Slice(i * n + j0, je - j0);
+                    TensorPrimitives.Multiply(src.Slice(i * n + j0, je - j0), scale, row);
+                    for (int j = j0 == i ? j0 + 1 : j0; j < je; j++) dst[j * n + i] = dst[i * n + j];
+                }
+            }
+        }
+        return result;
+    }
+
+    /// <summary>Makes the upper triangle of m [n, n] a full symmetric matrix scaled by <paramref name="scale"/>, in place.</summary>
+    private static void SymmetrizeInPlace(Tensor<T> m, T scale)
+    {
+        const int tile = 64;
+        int n = m.Shape[0];
+        var a = m.Span;
+        for (int ib = 0; ib < n; ib += tile)
+        {
+            int ie = Math.Min(ib + tile, n);
+            for (int jb = ib; jb < n; jb += tile)
+            {
+                int je = Math.Min(jb + tile, n);
+                for (int i = ib; i < ie; i++)
+                {
+                    int j0 = Math.Max(jb, i);
+                    if (j0 >= je) continue;
+                    var row = a.Slice(i * n + j0, je - j0);
+                    if (scale != T.One) TensorPrimitives.Multiply(row, scale, row);
+                    for (int j = j0 == i ? j0 + 1 : j0; j < je; j++) a[j * n + i] = a[i * n + j];
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// As <see cref="Factors"/>, but hands over the accumulator's own buffers (symmetrised and normalised in
+    /// place) instead of copying them, so a factor costs one allocation; the layer's state is unusable
+    /// afterwards. For an accumulator that is discarded after reading its factors (KfacOperator's own passes).
+    /// </summary>
+    internal (Tensor<T> A, Tensor<T> G) TakeFactors(KfacLayer<T> layer)
+    {
+        var s = StateOf(layer);
+        if (s.Samples == 0 || !s.HasA) throw new InvalidOperationException($"Layer {layer} received no inputs: was it used in the forward passes?");
+        SymmetrizeInPlace(s.A, T.One / T.CreateTruncating((double)s.Samples * Math.Max(1, s.Shared)));
+        if (s.HasG) SymmetrizeInPlace(s.G, T.One);
+        else s.G.Span.Clear();
+        s.Taken = true;
+        return (s.A, s.G);
     }
 
     /// <summary>The factors (A normalised by 1/(N S), G as accumulated). Copies.</summary>
     public (Tensor<T> A, Tensor<T> G) Factors(KfacLayer<T> layer)
     {
         var s = StateOf(layer);
-        if (s.Samples == 0) throw new InvalidOperationException($"Layer {layer} received no inputs: was it used in the forward passes?");
-        var a = TensorOps.Affine(Symmetrized(s.A), T.One / T.CreateTruncating((double)s.Samples * Math.Max(1, s.Shared)), T.Zero);
-        return (a, Symmetrized(s.G));
+        if (s.Samples == 0 || !s.HasA) throw new InvalidOperationException($"Layer {layer} received no inputs: was it used in the forward passes?");
+        var a = Symmetrized(s.A, T.One / T.CreateTruncating((double)s.Samples * Math.Max(1, s.Shared)));
+        var g = s.HasG ? Symmetrized(s.G, T.One) : Tensor<T>.Zeros(layer.OutDim, layer.OutDim);
+        return (a, g);
     }
 
     /// <summary>

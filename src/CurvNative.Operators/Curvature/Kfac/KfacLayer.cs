@@ -1,4 +1,5 @@
 using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CurvNative.Native;
 using CurvNative.NN.Modules;
 using CurvNative.Tensors;
@@ -46,6 +47,16 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Dimension of A: D, or D + 1 for a joint block.</summary>
     public int FactorInDim => Joint ? InDim + 1 : InDim;
 
+    /// <summary>S of <see cref="InputRows"/> for this input, without computing the rows.</summary>
+    internal int InputShared(Tensor<T> x, KfacApproximation approx)
+    {
+        int n = x.Shape[0];
+        int shared = Module is Conv2d<T> c
+            ? Conv2dGeometry.Create(n, c.InChannels, x.Shape[2], x.Shape[3], c.OutChannels, c.KernelSize, c.Stride, c.Padding) is var g ? g.OutHeight * g.OutWidth : 0
+            : n == 0 ? 1 : x.Length / (n * InDim);
+        return approx == KfacApproximation.Reduce ? 1 : shared;
+    }
+
     /// <summary>Input rows [rows, FactorInDim] and the number of shared positions S they came from
     /// (S = 1 for reduce and for plain Linear inputs).</summary>
     internal (Tensor<T> Rows, int Shared) InputRows(Tensor<T> x, KfacApproximation approx)
@@ -92,6 +103,106 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         if (approx == KfacApproximation.Reduce && shared > 1)
             rows = TensorOps.SumTo(rows.Reshape(n, shared, OutDim), [n, 1, OutDim]).Reshape(n, OutDim);
         return rows;
+    }
+
+    /// <summary>
+    /// Adds the batch's sum over input rows of a a^T (a augmented by a ones coordinate for a joint block) to
+    /// the upper triangle of <paramref name="c"/> [FactorInDim, FactorInDim] without materialising the rows:
+    /// a convolution's patches are unfolded chunk by chunk inside the native kernel, KFAC-reduce sums them
+    /// from the input directly, and the ones coordinate contributes the row sums and the row count.
+    /// <paramref name="beta"/> = 0 overwrites the upper triangle (1 accumulates). Returns S as <see cref="InputRows"/>.
+    /// </summary>
+    internal int AddInputGram(Tensor<T> x, KfacApproximation approx, T beta, Span<T> c)
+    {
+        int n = x.Shape[0], d = InDim, m = FactorInDim;
+        if (Module is Conv2d<T> conv)
+        {
+            var g = Conv2dGeometry.Create(n, conv.InChannels, x.Shape[2], x.Shape[3], conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
+            int positions = g.OutHeight * g.OutWidth;
+            if (approx == KfacApproximation.Expand || positions == 1)
+            {
+                NativeKernels.UnfoldGram(g, x.Span, T.One, beta, Joint, c, m);
+                return positions;
+            }
+            var sums = GC.AllocateUninitializedArray<T>(n * d);
+            NativeKernels.UnfoldSum(g, x.Span, sums);
+            TensorPrimitives.Multiply(sums, T.One / T.CreateTruncating(positions), sums); // mean over positions
+            AddRowsGram(sums, n, d, T.One, beta, Joint, c, m);
+            return 1;
+        }
+        int shared = n == 0 ? 1 : x.Length / (n * d);
+        if (approx == KfacApproximation.Reduce && shared > 1)
+        {
+            var means = SumRows(x.Span, n, shared, d);
+            TensorPrimitives.Multiply(means, T.One / T.CreateTruncating(shared), means);
+            AddRowsGram(means, n, d, T.One, beta, Joint, c, m);
+            return 1;
+        }
+        AddRowsGram(x.Span, n * shared, d, T.One, beta, Joint, c, m);
+        return shared;
+    }
+
+    /// <summary>Adds scale * the batch's sum over output-gradient rows of g g^T (rows as <see cref="GradientRows"/>)
+    /// to the upper triangle of <paramref name="c"/> [OutDim, OutDim] without copying the gradient: a
+    /// convolution's [n, O, S] gradient is one SYRK per sample. Returns the number of rows.</summary>
+    internal long AddGradientGram(Tensor<T> g, KfacApproximation approx, T scale, T beta, Span<T> c)
+    {
+        int n = g.Shape[0], o = OutDim;
+        bool conv = Module is Conv2d<T>;
+        int shared = conv ? g.Shape[2] * g.Shape[3] : n == 0 ? 1 : g.Length / (n * o);
+        if (approx == KfacApproximation.Reduce && shared > 1)
+        {
+            T[] sums;
+            if (conv)
+            {
+                sums = GC.AllocateUninitializedArray<T>(n * o);
+                var src = g.Span;
+                for (int i = 0; i < sums.Length; i++) sums[i] = TensorPrimitives.Sum<T>(src.Slice(i * shared, shared));
+            }
+            else sums = SumRows(g.Span, n, shared, o);
+            Blas.Syrk(true, o, n, scale, sums, o, beta, c, o);
+            return n;
+        }
+        if (conv && shared > 1 && n > 0)
+        {
+            // [n, O, S]: sum_n G_n G_n^T with G_n [O, S] row-major, the non-transposed SYRK.
+            var span = g.Span;
+            for (int s = 0; s < n; s++)
+                Blas.Syrk(false, o, shared, scale, span.Slice(s * o * shared, o * shared), shared, s == 0 ? beta : T.One, c, o);
+            return (long)n * shared;
+        }
+        Blas.Syrk(true, o, n * shared, scale, g.Span, o, beta, c, o);
+        return (long)n * shared;
+    }
+
+    /// <summary>Upper triangle of c [m, m] (m = d, or d + 1 when augmented) = beta c + alpha (R^T R) for rows
+    /// R [r, d]; augmented, column d gets alpha times R's column sums and c[d, d] alpha r.</summary>
+    private static void AddRowsGram(ReadOnlySpan<T> rows, int r, int d, T alpha, T beta, bool augment, Span<T> c, int ldc)
+    {
+        Blas.Syrk(true, d, r, alpha, rows, Math.Max(d, 1), beta, c, ldc);
+        if (!augment) return;
+        var sums = new T[d];
+        for (int i = 0; i < r; i++) TensorPrimitives.Add(sums, rows.Slice(i * d, d), sums);
+        bool overwrite = beta == T.Zero;
+        for (int i = 0; i < d; i++)
+        {
+            ref T e = ref c[i * ldc + d];
+            e = (overwrite ? T.Zero : beta * e) + alpha * sums[i];
+        }
+        ref T corner = ref c[d * ldc + d];
+        corner = (overwrite ? T.Zero : beta * corner) + alpha * T.CreateTruncating(r);
+    }
+
+    /// <summary>Sums [n, d] over the middle axis of x [n, s, d].</summary>
+    private static T[] SumRows(ReadOnlySpan<T> x, int n, int s, int d)
+    {
+        var sums = new T[n * d];
+        for (int i = 0; i < n; i++)
+        {
+            var dst = sums.AsSpan(i * d, d);
+            for (int p = 0; p < s; p++) TensorPrimitives.Add(dst, x.Slice((i * s + p) * d, d), dst);
+        }
+        return sums;
     }
 
     private static Tensor<T> AppendOnes(Tensor<T> rows)

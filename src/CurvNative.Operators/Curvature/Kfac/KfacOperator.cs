@@ -101,7 +101,12 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         var layers = Layers(model, ParameterSelection.Select(model, options.ParameterNames), options.SeparateWeightAndBias);
         if (options.CheckDeterministic) CheckDeterminism(model, loss, data, layers, options);
         var acc = Accumulate(model, loss, data, layers, options);
-        return layers.Select(l => Block(l, acc)).ToList();
+        // The accumulator is ours and dies here: take its buffers instead of copying them.
+        return layers.Select(l =>
+        {
+            var (a, g) = acc.TakeFactors(l);
+            return new KfacBlock<T>(l, a, g);
+        }).ToList();
     }
 
     internal static KfacFactorAccumulator<T> Accumulate(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
