@@ -80,9 +80,33 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
                 "Put Dropout and BatchNorm in eval mode (model.Eval()) and iterate the data in a fixed order, or set CheckDeterministic = false.");
     }
 
-    /// <summary>Columns per stacked sweep: K columns go through the model together in chunks of this
-    /// many, so memory grows with the chunk (a sweep holds a chunk's tangents of every activation), not with K.</summary>
-    internal const int ColumnChunk = 16;
+    /// <summary>Elements a stacked sweep may hold per tensor: K columns go through the model together in
+    /// chunks of at most <see cref="MaxColumnChunk"/>, fewer when the largest activation times the chunk would
+    /// exceed this (1M elements, 4 MB in float), so memory grows with neither K nor the activations' size
+    /// beyond one chunk (fresh large buffers are expensive: they fault in new pages on every call).</summary>
+    internal const long StackBudget = 1L << 20;
+
+    /// <summary>The most columns of one stacked sweep.</summary>
+    internal const int MaxColumnChunk = 16;
+
+    /// <summary>Columns per stacked sweep over a graph whose largest value has <paramref name="largest"/> elements.</summary>
+    internal static int ColumnChunk(long largest) => (int)Math.Clamp(StackBudget / Math.Max(1, largest), 1, MaxColumnChunk);
+
+    /// <summary>The number of elements of the largest value recorded in the graphs of <paramref name="roots"/>.</summary>
+    internal static long LargestValue(IEnumerable<Var<T>> roots)
+    {
+        long largest = 0;
+        var seen = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
+        var stack = new Stack<Var<T>>(roots);
+        while (stack.Count > 0)
+        {
+            var v = stack.Pop();
+            largest = Math.Max(largest, v.Length);
+            if (v.Creator is { } node && seen.Add(node))
+                foreach (var input in node.Inputs) stack.Push(input);
+        }
+        return largest;
+    }
 
     /// <summary>Per batch: one forward pass (and whatever else the product reuses across columns), then the
     /// product of the batch with every chunk of columns.</summary>
@@ -91,23 +115,23 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
         int k = x.Shape[1];
         var y = Tensor<T>.Zeros(Rows, k);
         if (k == 0) return y;
-        var chunks = new List<(int Start, Tensor<T>[] Stacks)>();
-        for (int c = 0; c < k; c += ColumnChunk) chunks.Add((c, InputSpace.SplitColumns(x, c, Math.Min(ColumnChunk, k - c))));
         int start = 0;
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
-            var product = PrepareBatch(batch, start);
+            var (product, graph) = PrepareBatch(batch, start);
             var weight = BatchWeight(batch.Count);
-            foreach (var (c, stacks) in chunks) OutputSpace.AddColumns(y, c, product(stacks), weight);
+            int chunk = ColumnChunk(LargestValue(graph));
+            for (int c = 0; c < k; c += chunk)
+                OutputSpace.AddColumns(y, c, product(InputSpace.SplitColumns(x, c, Math.Min(chunk, k - c))), weight);
             start += batch.Count;
         }
         return y;
     }
 
-    /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph)
-    /// and returns the product of the batch (samples start .. start + n) with a chunk of columns, given and
-    /// returned as stacks [kc, ...parameter shape] per parameter, unweighted.</summary>
-    private protected abstract Func<Tensor<T>[], Tensor<T>[]> PrepareBatch(Batch<T> batch, int start);
+    /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph) and
+    /// returns the product of the batch (samples start .. start + n) with a chunk of columns, given and returned
+    /// as stacks [kc, ...parameter shape] per parameter, unweighted; and the roots of the graph it sweeps.</summary>
+    private protected abstract (Func<Tensor<T>[], Tensor<T>[]> Product, IReadOnlyList<Var<T>> Graph) PrepareBatch(Batch<T> batch, int start);
 
     protected override LinearOperator<T> TransposeCore() => this;
 }

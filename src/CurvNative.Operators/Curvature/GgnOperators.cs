@@ -22,16 +22,16 @@ public abstract class OutputCurvatureOperator<T> : CurvatureOperator<T> where T 
     /// loss's reduction factor for the batch.</summary>
     private protected abstract Tensor<T> OutputFactor(Tensor<T> output, Targets<T> targets, int start);
 
-    private protected override Func<Tensor<T>[], Tensor<T>[]> PrepareBatch(Batch<T> batch, int start)
+    private protected override (Func<Tensor<T>[], Tensor<T>[]>, IReadOnlyList<Var<T>>) PrepareBatch(Batch<T> batch, int start)
     {
         var leaves = Leaves;
         var f = Model.Forward(Var<T>.Constant(batch.X));
         var r = OutputFactor(f.Value, batch.Y, start);
-        return v =>
+        return (v =>
         {
             var jv = Autograd.JvpStacked([f], leaves, v)[0];
             return Autograd.GradStacked(f, leaves, ApplyFactor(r, jv));
-        };
+        }, [f]);
     }
 
     /// <summary>u = R (R^T z) for every sample and column: R [n, C, K'], z [kc, n, ...] with C outputs per sample.</summary>

@@ -18,11 +18,11 @@ public sealed class HessianOperator<T> : CurvatureOperator<T> where T : unmanage
     public HessianOperator(Module<T> model, Loss<T> loss, DataSet<T> data, CurvatureOptions? options = null)
         : base(model, loss, data, options, positiveSemiDefinite: false) => CheckDeterminism();
 
-    private protected override Func<Tensor<T>[], Tensor<T>[]> PrepareBatch(Batch<T> batch, int start)
+    private protected override (Func<Tensor<T>[], Tensor<T>[]>, IReadOnlyList<Var<T>>) PrepareBatch(Batch<T> batch, int start)
     {
         var leaves = Leaves;
         var loss = Loss.Forward(Model.Forward(Var<T>.Constant(batch.X)), batch.Y);
         var grad = Autograd.Grad(loss, leaves, createGraph: true);
-        return v => Autograd.JvpStacked(grad, leaves, v);
+        return (v => Autograd.JvpStacked(grad, leaves, v), grad);
     }
 }

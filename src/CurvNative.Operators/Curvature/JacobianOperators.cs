@@ -79,16 +79,14 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
     {
         int k = x.Shape[1], c = OutputsPerSample;
         var y = Tensor<T>.Zeros(Data.Count * c, k);
-        var chunks = Chunks(k).Select(ch => (ch.Start, Stacks: ParameterSpace.SplitColumns(x, ch.Start, ch.Count))).ToList();
         int start = 0;
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
             int len = f.Length;
-            foreach (var (c0, stacks) in chunks)
+            foreach (var (c0, kc) in Chunks(k, f))
             {
-                var jv = Autograd.JvpStacked([f], Leaves, stacks)[0].Span;
-                int kc = stacks[0].Shape[0];
+                var jv = Autograd.JvpStacked([f], Leaves, ParameterSpace.SplitColumns(x, c0, kc))[0].Span;
                 for (int col = 0; col < kc; col++)
                     for (int i = 0; i < len; i++) y.Span[(start * c + i) * k + c0 + col] = jv[col * len + i];
             }
@@ -107,7 +105,7 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
             int len = f.Length;
-            foreach (var (c0, kc) in Chunks(k))
+            foreach (var (c0, kc) in Chunks(k, f))
             {
                 var seed = Tensor<T>.Zeros([kc, .. f.Value.ShapeArray]);
                 for (int col = 0; col < kc; col++)
@@ -119,8 +117,9 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
         return y;
     }
 
-    private static IEnumerable<(int Start, int Count)> Chunks(int k)
+    private static IEnumerable<(int Start, int Count)> Chunks(int k, Var<T> f)
     {
-        for (int c = 0; c < k; c += CurvatureOperator<T>.ColumnChunk) yield return (c, Math.Min(CurvatureOperator<T>.ColumnChunk, k - c));
+        int chunk = CurvatureOperator<T>.ColumnChunk(CurvatureOperator<T>.LargestValue([f]));
+        for (int c = 0; c < k; c += chunk) yield return (c, Math.Min(chunk, k - c));
     }
 }

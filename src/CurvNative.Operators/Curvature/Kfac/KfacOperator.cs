@@ -179,9 +179,10 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         // factor); item c of a layer's stack is the gradient for seed c, so a chunk of kc seeds over n
         // samples is one gradient batch of kc n rows for G.
         var seeds = OutputGradients(loss, f.Value, batch.Y, start, total, options).ToList();
-        for (int c0 = 0; c0 < seeds.Count; c0 += CurvatureOperator<T>.ColumnChunk)
+        int size = CurvatureOperator<T>.ColumnChunk(CurvatureOperator<T>.LargestValue([f]));
+        for (int c0 = 0; c0 < seeds.Count; c0 += size)
         {
-            var chunk = seeds.GetRange(c0, Math.Min(CurvatureOperator<T>.ColumnChunk, seeds.Count - c0));
+            var chunk = seeds.GetRange(c0, Math.Min(size, seeds.Count - c0));
             var stack = Tensor<T>.Zeros([chunk.Count, .. f.Value.ShapeArray]);
             for (int c = 0; c < chunk.Count; c++) chunk[c].Span.CopyTo(stack.Span.Slice(c * f.Length, f.Length));
             var grads = Autograd.GradStacked(f, outputs, stack);
