@@ -8,6 +8,8 @@ namespace CurvNative.Autodiff;
 /// With <c>createGraph</c> the results are recorded too, so they can be differentiated again:
 /// a Hessian-vector product is <c>Grad(Sum(Grad(loss, w, createGraph: true) * v), w)</c>
 /// (reverse-over-reverse) or <c>Jvp(Grad(loss, w, createGraph: true), w, v)</c> (forward-over-reverse).
+/// <c>GradStacked</c> and <c>JvpStacked</c> apply K cotangents or tangents in one sweep (first order),
+/// which is how the curvature operators batch the columns of a matrix product.
 /// </summary>
 public static class Autograd
 {
