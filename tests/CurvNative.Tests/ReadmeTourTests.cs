@@ -45,8 +45,11 @@ public class ReadmeTourTests
         var l = loss.Forward(model.Forward(Var<double>.Constant(x)), data.Y);
         var g = Autograd.Grad(l, w, createGraph: true);
         var hvp = Autograd.Jvp(g, w, tangents);
+        var stacks = hessian.InputSpace.SplitColumns(v.Reshape(v.Length, 1), 0, 1);
+        Tensor<double>[] hvps = Autograd.JvpStacked(g, w, stacks);
 
         Tests.Autodiff.FiniteDifference.AssertClose(hv, ParameterVector.Flatten(hvp), 1e-10, "operator HVP vs forward-over-reverse");
+        Tests.Autodiff.FiniteDifference.AssertClose(hv, hessian.InputSpace.Join(hvps.Select(h => h.Reshape(h.Shape[1..].ToArray())).ToList()), 1e-10, "operator HVP vs stacked forward-over-reverse");
         Assert.Equal(0.0, gv.Span.ToArray().Max(Math.Abs));
         Assert.False(double.IsNaN(logdet));
         Assert.Equal(hessian.Columns, preconditioner.Rows);
