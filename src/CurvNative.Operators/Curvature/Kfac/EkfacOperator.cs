@@ -52,12 +52,18 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
         int start = 0;
         foreach (var batch in data.Batches(options.BatchSize))
         {
-            var grads = KfacOperator<T>.LayerPasses(model, loss, batch, start, data.Count, layers, options, out var inputs);
             var inputRows = new Dictionary<KfacLayer<T>, (Tensor<T> Rows, int Shared)>(ReferenceEqualityComparer.Instance);
-            foreach (var (layer, input) in inputs) inputRows[layer] = layer.InputRows(input, options.Approximation);
-            // A stacked pass yields kc seeds' gradients as one [kc n, ...] tensor; pair each seed's n rows with the inputs.
-            foreach (var (layer, gradient) in grads.SelectMany(g => Enumerable.Range(0, g.Gradient.Shape[0] / Math.Max(1, batch.Count))
-                         .Select(c => (g.Layer, Gradient: g.Gradient.Slice0(c * batch.Count, batch.Count)))))
+            var inEigenbasis = new Dictionary<KfacLayer<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
+            KfacOperator<T>.LayerPasses(model, loss, batch, start, data.Count, layers, options,
+                (layer, input) => inputRows[layer] = layer.InputRows(input, options.Approximation),
+                (layer, gradients) =>
+                {
+                    // A stacked pass hands kc seeds' gradients as one [kc n, ...] tensor; each seed's n rows pair with the inputs.
+                    for (int c = 0; c < gradients.Shape[0] / Math.Max(1, batch.Count); c++)
+                        AddSeed(layer, gradients.Slice0(c * batch.Count, batch.Count));
+                });
+
+            void AddSeed(KfacLayer<T> layer, Tensor<T> gradient)
             {
                 int i = layers.IndexOf(layer);
                 var (rowsA, shared) = inputRows[layer];
@@ -66,7 +72,8 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
                 var gt = TensorOps.MatMul(rowsG, bases[i].QG, false, false); // [n S, O] in G's eigenbasis
                 if (lambda[i] is { } lam)
                 {
-                    var at = TensorOps.MatMul(rowsA, bases[i].QA!, false, false); // [n S, D'] in A's eigenbasis
+                    // [n S, D'] in A's eigenbasis, once per batch whatever the number of seeds.
+                    if (!inEigenbasis.TryGetValue(layer, out var at)) inEigenbasis[layer] = at = TensorOps.MatMul(rowsA, bases[i].QA!, false, false);
                     if (shared == 1)
                     {
                         // One row per sample: the per-sample gradient is the outer product g~ a~^T, so its

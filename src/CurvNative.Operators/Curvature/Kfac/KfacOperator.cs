@@ -115,9 +115,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         int start = 0;
         foreach (var batch in data.Batches(options.BatchSize))
         {
-            var gradients = LayerPasses(model, loss, batch, start, data.Count, layers, options, out var inputs);
-            foreach (var (layer, gradient) in gradients) acc.AddOutputGradient(layer, gradient, T.One);
-            foreach (var (layer, input) in inputs) acc.AddInput(layer, input);
+            LayerPasses(model, loss, batch, start, data.Count, layers, options, acc.AddInput, (layer, gradient) => acc.AddOutputGradient(layer, gradient, T.One));
             start += batch.Count;
         }
         if (options.FisherType == FisherType.ForwardOnly)
@@ -128,10 +126,14 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     private static void CheckDeterminism(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
     {
         var batch = data.Batches(options.BatchSize).First();
-        var g1 = LayerPasses(model, loss, batch, 0, data.Count, layers, options, out var in1);
-        var g2 = LayerPasses(model, loss, batch, 0, data.Count, layers, options, out var in2);
-        var first = g1.Select(g => g.Gradient).Concat(in1.Select(i => i.Input)).ToList();
-        var second = g2.Select(g => g.Gradient).Concat(in2.Select(i => i.Input)).ToList();
+        List<Tensor<T>> Pass()
+        {
+            var seen = new List<Tensor<T>>();
+            LayerPasses(model, loss, batch, 0, data.Count, layers, options, (_, input) => seen.Add(input), (_, gradient) => seen.Add(gradient));
+            return seen;
+        }
+        var first = Pass();
+        var second = Pass();
         for (int i = 0; i < first.Count; i++)
             if (!first[i].Span.SequenceEqual(second[i].Span))
                 throw new InvalidOperationException(
@@ -140,12 +142,14 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     }
 
     /// <summary>
-    /// One forward pass over a batch, then the backward passes the Fisher type asks for, yielding
-    /// each layer's output gradients (scaled so that sum g g^T is the batch's share of G); the layers'
-    /// inputs come out through <paramref name="inputs"/>. Shared with EKFAC's correction pass.
+    /// One forward pass over a batch, handing each layer's input to <paramref name="onInput"/>, then the
+    /// backward passes the Fisher type asks for, handing each layer's output gradients (scaled so that
+    /// sum g g^T is the batch's share of G) to <paramref name="onGradient"/> as they come: a chunk of kc seeds
+    /// over n samples arrives as one [kc n, ...] tensor, seed by seed, and is dropped after the call, so the
+    /// gradients of all seeds are never held at once. Shared with EKFAC's correction pass.
     /// </summary>
-    internal static List<(KfacLayer<T> Layer, Tensor<T> Gradient)> LayerPasses(Module<T> model, Loss<T> loss, Batch<T> batch, int start, int total,
-        List<KfacLayer<T>> layers, KfacOptions options, out List<(KfacLayer<T> Layer, Tensor<T> Input)> inputs)
+    internal static void LayerPasses(Module<T> model, Loss<T> loss, Batch<T> batch, int start, int total,
+        List<KfacLayer<T>> layers, KfacOptions options, Action<KfacLayer<T>, Tensor<T>> onInput, Action<KfacLayer<T>, Tensor<T>> onGradient)
     {
         var captured = new Dictionary<Module<T>, (Var<T> In, Var<T> Out)>(ReferenceEqualityComparer.Instance);
         var hooks = new List<(Module<T>, ForwardHook<T>)>();
@@ -169,11 +173,11 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         {
             foreach (var (m, h) in hooks) m.ForwardHooks -= h;
         }
-        inputs = layers.Select(l => (l, captured.TryGetValue(l.Module, out var io) ? io.In.Value
-            : throw new InvalidOperationException($"KFAC layer {l.Module} was not used in the forward pass."))).ToList();
+        foreach (var l in layers)
+            onInput(l, captured.TryGetValue(l.Module, out var io) ? io.In.Value
+                : throw new InvalidOperationException($"KFAC layer {l.Module} was not used in the forward pass."));
 
-        var result = new List<(KfacLayer<T>, Tensor<T>)>();
-        if (options.FisherType == FisherType.ForwardOnly) return result;
+        if (options.FisherType == FisherType.ForwardOnly) return;
         var outputs = layers.Select(l => captured[l.Module].Out).ToList();
         // All seeds of a chunk in one stacked backward sweep (type-2: the C columns of the loss Hessian's
         // factor); item c of a layer's stack is the gradient for seed c, so a chunk of kc seeds over n
@@ -189,10 +193,9 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
             for (int i = 0; i < layers.Count; i++)
             {
                 var g = grads[i];
-                result.Add((layers[i], g.Reshape([g.Shape[0] * g.Shape[1], .. g.Shape[2..].ToArray()])));
+                onGradient(layers[i], g.Reshape([g.Shape[0] * g.Shape[1], .. g.Shape[2..].ToArray()]));
             }
         }
-        return result;
     }
 
     /// <summary>The vectors to backpropagate from the model output, shaped like the output and
