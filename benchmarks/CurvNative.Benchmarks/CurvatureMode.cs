@@ -88,8 +88,12 @@ internal static class CurvatureMode
                 torch is null ? "" : $"PyTorch JVP+VJP {Fmt(torch.Ggn)} ms, ours/PyTorch {ggnvp / torch.Ggn:F2}"));
             rows.Add(Product($"{name} KFAC construction (mc)", kfacMc, flops.KfacConstruction(1), 1.5));
             rows.Add(Product($"{name} KFAC construction (type-2, 10 classes)", kfacT2, flops.KfacConstruction(10), 3.0));
-            rows.Add(new($"{name} KFAC matvec", kfacMv, "our gradient", grad, ">= 85% of sgemm rate", kfacFlops / kfacMv / 1e6 >= 0.85 * sgemm,
-                $"{kfacFlops / 1e9:F3} GFLOP, {kfacFlops / kfacMv / 1e6:F1} GFLOP/s = {100 * kfacFlops / kfacMv / 1e6 / sgemm:F0}% of sgemm {sgemm:F1}"));
+            // Roofline: the matvec's floor is its FLOPs at the sgemm rate or its bytes (factors read once, vector in
+            // and out) at the read bandwidth, whichever is longer; the CNN's 2049 x 2049 A makes it bandwidth-bound.
+            double kfacBytes = KfacMatvecBytes(kfac), bandwidth = ReadBandwidth();
+            double roofMs = Math.Max(kfacFlops / sgemm / 1e6, kfacBytes / bandwidth / 1e6);
+            rows.Add(new($"{name} KFAC matvec", kfacMv, "roofline", roofMs, ">= 85% of roofline", roofMs / kfacMv >= 0.85,
+                $"{kfacFlops / 1e9:F3} GFLOP at sgemm {sgemm:F1} GFLOP/s = {kfacFlops / sgemm / 1e6:F2} ms; {kfacBytes / 1e6:F1} MB at {bandwidth:F1} GB/s = {kfacBytes / bandwidth / 1e6:F2} ms; {100 * roofMs / kfacMv:F0}% of roofline"));
             rows.Add(new($"{name} EKFAC construction", ekfac, "KFAC (mc) + eigendecompositions", kfacMc + eig, "<= 1.3x", ekfac <= 1.3 * (kfacMc + eig),
                 $"eigendecompositions {Fmt(eig)} ms"));
             rows.Add(new($"{name} memory: allocated per HVP / GGN-vp vs gradient", hvpMb, "gradient MB", gradMb, "<= 3x", hvpMb <= 3 * gradMb && ggnMb <= 3 * gradMb,
@@ -113,6 +117,21 @@ internal static class CurvatureMode
     /// <summary>2 O D (O + D) per weight block plus 2 O^2 per bias block: G V then (G V) A.</summary>
     private static double KfacMatvecFlops(KfacOperator<float> kfac)
         => kfac.Blocks.Sum(b => 2.0 * b.Layer.OutDim * b.Layer.InDim * (b.Layer.OutDim + b.Layer.InDim) + 2.0 * b.Layer.OutDim * b.Layer.OutDim);
+
+    /// <summary>Bytes a matvec must move: every factor once, and the vector in and out (4-byte floats).</summary>
+    private static double KfacMatvecBytes(KfacOperator<float> kfac)
+        => 4.0 * (kfac.Blocks.Sum(b => (double)(b.A?.Length ?? 0) + b.G.Length) + 2.0 * kfac.Columns);
+
+    /// <summary>Read bandwidth in GB/s: the sum of a 256 MB array (larger than any cache).</summary>
+    private static double ReadBandwidth()
+    {
+        var a = new float[1 << 26];
+        for (int i = 0; i < a.Length; i += 1024) a[i] = 1;
+        float sink = 0;
+        double ms = RatioMode.Time(() => sink += System.Numerics.Tensors.TensorPrimitives.Sum<float>(a), 2, 10).MedianMs;
+        GC.KeepAlive(sink);
+        return 4.0 * a.Length / ms / 1e6;
+    }
 
     private static double SgemmRate()
     {
