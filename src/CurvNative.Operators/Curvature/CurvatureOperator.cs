@@ -118,14 +118,23 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
         int start = 0;
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
-            var (product, graph) = PrepareBatch(batch, start);
-            var weight = BatchWeight(batch.Count);
-            int chunk = ColumnChunk(LargestValue(graph));
-            for (int c = 0; c < k; c += chunk)
-                OutputSpace.AddColumns(y, c, product(InputSpace.SplitColumns(x, c, Math.Min(chunk, k - c))), weight);
+            AccumulateBatch(batch, start, x, y);
             start += batch.Count;
         }
         return y;
+    }
+
+    // A method of its own so that a batch's graph is unreachable once it returns (a local of the loop could
+    // keep the previous batch's graph alive while the next one is built, doubling the peak).
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private void AccumulateBatch(Batch<T> batch, int start, Tensor<T> x, Tensor<T> y)
+    {
+        int k = x.Shape[1];
+        var (product, graph) = PrepareBatch(batch, start);
+        var weight = BatchWeight(batch.Count);
+        int chunk = ColumnChunk(LargestValue(graph));
+        for (int c = 0; c < k; c += chunk)
+            OutputSpace.AddColumns(y, c, product(InputSpace.SplitColumns(x, c, Math.Min(chunk, k - c))), weight);
     }
 
     /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph) and
