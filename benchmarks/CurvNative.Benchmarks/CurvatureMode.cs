@@ -178,7 +178,7 @@ internal static class CurvatureMode
             sb.AppendLine($"| {r.Workload} | {Fmt(r.Ms)} | {r.Baseline} | {baseline} | {ratio} | {r.Target} | {(r.Met is null ? "" : r.Met.Value ? "yes" : "no")} | {r.Note} |");
         }
         sb.AppendLine();
-        sb.AppendLine("Memory row: bytes allocated per call (every tensor of a pass is a fresh allocation, so this bounds the live set). Data streams in batches, so it does not grow with the data set.");
+        sb.AppendLine("Memory row: bytes allocated per call, an upper bound on the peak working memory (every tensor of a pass is a fresh allocation), not the peak itself; the ratio of two upper bounds bounds nothing, so this row is a lead, not a verdict. Batches stream: the products hold one batch's graph at a time.");
         return sb.ToString();
     }
 }
