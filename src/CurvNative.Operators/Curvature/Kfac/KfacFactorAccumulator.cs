@@ -83,11 +83,17 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     /// tensor and one pass (64 x 64 tiles, so the mirrored writes stay in cache).</summary>
     private static Tensor<T> Symmetrized(Tensor<T> upper, T scale)
     {
-        const int tile = 64;
         int n = upper.Shape[0];
         var result = Tensor<T>.Uninitialized(n, n);
-        var src = upper.Span;
-        var dst = result.Span;
+        Symmetrize(upper.Span, result.Span, n, scale);
+        return result;
+    }
+
+    /// <summary>dst = scale * the symmetric matrix whose upper triangle is src's (both [n, n]; dst may be src),
+    /// in 64 x 64 tiles so that the mirrored writes stay in cache.</summary>
+    private static void Symmetrize(ReadOnlySpan<T> src, Span<T> dst, int n, T scale)
+    {
+        const int tile = 64;
         for (int ib = 0; ib < n; ib += tile)
         {
             int ie = Math.Min(ib + tile, n);
@@ -98,37 +104,18 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
                 {
                     int j0 = Math.Max(jb, i);
                     if (j0 >= je) continue;
-                    var row = dst.Slice(i * n + j0, je - j0);
-                    TensorPrimitives.Multiply(src.Slice(i * n + j0, je - j0), scale, row);
+                    TensorPrimitives.Multiply(src.Slice(i * n + j0, je - j0), scale, dst.Slice(i * n + j0, je - j0));
                     for (int j = j0 == i ? j0 + 1 : j0; j < je; j++) dst[j * n + i] = dst[i * n + j];
                 }
             }
         }
-        return result;
     }
 
     /// <summary>Makes the upper triangle of m [n, n] a full symmetric matrix scaled by <paramref name="scale"/>, in place.</summary>
     private static void SymmetrizeInPlace(Tensor<T> m, T scale)
     {
-        const int tile = 64;
         int n = m.Shape[0];
-        var a = m.Span;
-        for (int ib = 0; ib < n; ib += tile)
-        {
-            int ie = Math.Min(ib + tile, n);
-            for (int jb = ib; jb < n; jb += tile)
-            {
-                int je = Math.Min(jb + tile, n);
-                for (int i = ib; i < ie; i++)
-                {
-                    int j0 = Math.Max(jb, i);
-                    if (j0 >= je) continue;
-                    var row = a.Slice(i * n + j0, je - j0);
-                    if (scale != T.One) TensorPrimitives.Multiply(row, scale, row);
-                    for (int j = j0 == i ? j0 + 1 : j0; j < je; j++) a[j * n + i] = a[i * n + j];
-                }
-            }
-        }
+        Symmetrize(m.Span, m.Span, n, scale);
     }
 
     /// <summary>
