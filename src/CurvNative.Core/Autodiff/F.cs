@@ -196,7 +196,7 @@ public static partial class F
 
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
         {
-            // First-order fast path: fused kernel, no temporaries beyond the result.
+            // Fused kernels: tanh's as a differentiable primitive of its own, relu's on the first-order path.
             if (_kind == UnaryKind.Tanh) return [TanhGrad(g, node.Output)];
             if (_kind == UnaryKind.Relu && !GradMode.IsEnabled) return [Const(ReluBackward(g.Value, node.Inputs[0].Value))];
             return [Mul(g, Derivative(node.Inputs[0], node.Output))];
@@ -205,9 +205,9 @@ public static partial class F
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Mul(t[0]!, Derivative(node.Inputs[0], node.Output));
 
         // Stacked: one derivative tensor, broadcast over the K items (tanh and relu: one fused pass).
-        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Stacked(node, g)];
-        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Stacked(node, t[0]!);
-        private Tensor<T> Stacked(Node<T> node, Tensor<T> s) => _kind switch
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [TimesDerivative(node, g)];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => TimesDerivative(node, t[0]!);
+        private Tensor<T> TimesDerivative(Node<T> node, Tensor<T> s) => _kind switch
         {
             UnaryKind.Tanh => TanhBackward(s, node.Output.Value),
             UnaryKind.Relu => ReluBackward(s, node.Inputs[0].Value),
@@ -250,7 +250,7 @@ public static partial class F
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
         {
             var g = node.Inputs[0]; var y = node.Inputs[1];
-            return global::CurvNative.Autodiff.Stacked.Sum2(t[0] is { } tg ? TanhBackward(tg, y.Value) : null,
+            return Stacked.Sum2(t[0] is { } tg ? TanhBackward(tg, y.Value) : null,
                 t[1] is { } ty ? Binary(ty, DyFactor(g, y).Value, BinaryKind.Multiply) : null);
         }
     }
@@ -507,25 +507,9 @@ public static partial class F
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => GatherFlat(t[0]!, index, node.Output.Value.ShapeArray);
 
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs)
-        {
-            var r = Tensor<T>.Zeros(Stacked.Shape(g.Shape[0], node.Inputs[0].Shape));
-            int inLen = node.Inputs[0].Length, outLen = index.Length;
-            var gs = g.Span; var rs = r.Span;
-            for (int c = 0; c < g.Shape[0]; c++)
-                for (int i = 0; i < outLen; i++) rs[c * inLen + index[i]] += gs[c * outLen + i];
-            return [r];
-        }
-
+            => [TensorOps.ScatterAddFlat(g, index, Stacked.Shape(g.Shape[0], node.Inputs[0].Shape))];
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
-        {
-            var x = t[0]!;
-            var r = Tensor<T>.Uninitialized(Stacked.Shape(x.Shape[0], node.Output.Shape));
-            int inLen = node.Inputs[0].Length, outLen = index.Length;
-            var xs = x.Span; var rs = r.Span;
-            for (int c = 0; c < x.Shape[0]; c++)
-                for (int i = 0; i < outLen; i++) rs[c * outLen + i] = xs[c * inLen + index[i]];
-            return r;
-        }
+            => TensorOps.GatherFlat(t[0]!, index, Stacked.Shape(t[0]!.Shape[0], node.Output.Shape));
     }
 
     private sealed class ScatterOp<T>(int[] index) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -533,6 +517,10 @@ public static partial class F
         public override string Name => "ScatterAddFlat";
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [GatherFlat(g, index, node.Inputs[0].Value.ShapeArray)];
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => ScatterAddFlat(t[0]!, index, node.Output.Value.ShapeArray);
+        public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs)
+            => [TensorOps.GatherFlat(g, index, Stacked.Shape(g.Shape[0], node.Inputs[0].Shape))];
+        public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
+            => TensorOps.ScatterAddFlat(t[0]!, index, Stacked.Shape(t[0]!.Shape[0], node.Output.Shape));
     }
 }
 

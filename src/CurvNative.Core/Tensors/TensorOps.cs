@@ -442,21 +442,27 @@ public static class TensorOps
 
     // ---------------------------------------------------------------- gather / scatter
 
-    /// <summary>y[i] = x[index[i]] over flat indices.</summary>
+    /// <summary>y[i] = x[index[i]] over flat indices. A stack of K inputs [K, ...] gathers item by item into
+    /// <paramref name="shape"/> [K, ...] (K = shape's size / index count): y[c, i] = x[c, index[i]].</summary>
     public static Tensor<T> GatherFlat<T>(Tensor<T> x, int[] index, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var result = Tensor<T>.Uninitialized(shape);
         var s = x.Span; var d = result.Span;
-        for (int i = 0; i < index.Length; i++) d[i] = s[index[i]];
+        int items = index.Length == 0 ? 0 : d.Length / index.Length, inLen = items == 0 ? 0 : s.Length / items;
+        for (int c = 0; c < items; c++)
+            for (int i = 0; i < index.Length; i++) d[c * index.Length + i] = s[c * inLen + index[i]];
         return result;
     }
 
-    /// <summary>x[index[i]] += g[i] into a zero tensor of the given shape (adjoint of gather).</summary>
+    /// <summary>x[index[i]] += g[i] into a zero tensor of the given shape (adjoint of gather). A stack of K
+    /// gradients [K, index count] scatters item by item into <paramref name="shape"/> [K, ...].</summary>
     public static Tensor<T> ScatterAddFlat<T>(Tensor<T> g, int[] index, int[] shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var result = Tensor<T>.Zeros(shape);
         var s = g.Span; var d = result.Span;
-        for (int i = 0; i < index.Length; i++) d[index[i]] += s[i];
+        int items = index.Length == 0 ? 0 : s.Length / index.Length, outLen = items == 0 ? 0 : d.Length / items;
+        for (int c = 0; c < items; c++)
+            for (int i = 0; i < index.Length; i++) d[c * outLen + index[i]] += s[c * index.Length + i];
         return result;
     }
 
