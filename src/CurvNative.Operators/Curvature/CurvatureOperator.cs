@@ -89,11 +89,16 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
     /// <summary>The most columns of one stacked sweep.</summary>
     internal const int MaxColumnChunk = 16;
 
-    /// <summary>Columns per stacked sweep over a graph whose largest value has <paramref name="largest"/> elements.</summary>
-    internal static int ColumnChunk(long largest) => (int)Math.Clamp(StackBudget / Math.Max(1, largest), 1, MaxColumnChunk);
+    /// <summary>Columns [0, k) in the chunks (start, count) that stacked sweeps over the graphs of
+    /// <paramref name="graph"/> take: as many as the budget allows for its largest value.</summary>
+    internal static IEnumerable<(int Start, int Count)> ColumnChunks(int k, IEnumerable<Var<T>> graph)
+    {
+        int chunk = (int)Math.Clamp(StackBudget / Math.Max(1, LargestValue(graph)), 1, MaxColumnChunk);
+        for (int c = 0; c < k; c += chunk) yield return (c, Math.Min(chunk, k - c));
+    }
 
     /// <summary>The number of elements of the largest value recorded in the graphs of <paramref name="roots"/>.</summary>
-    internal static long LargestValue(IEnumerable<Var<T>> roots)
+    private static long LargestValue(IEnumerable<Var<T>> roots)
     {
         long largest = 0;
         var seen = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
@@ -129,12 +134,10 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
     private void AccumulateBatch(Batch<T> batch, int start, Tensor<T> x, Tensor<T> y)
     {
-        int k = x.Shape[1];
         var (product, graph) = PrepareBatch(batch, start);
         var weight = BatchWeight(batch.Count);
-        int chunk = ColumnChunk(LargestValue(graph));
-        for (int c = 0; c < k; c += chunk)
-            OutputSpace.AddColumns(y, c, product(InputSpace.SplitColumns(x, c, Math.Min(chunk, k - c))), weight);
+        foreach (var (c, count) in ColumnChunks(x.Shape[1], graph))
+            OutputSpace.AddColumns(y, c, product(InputSpace.SplitColumns(x, c, count)), weight);
     }
 
     /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph) and

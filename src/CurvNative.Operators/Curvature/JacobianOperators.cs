@@ -84,7 +84,7 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
             int len = f.Length;
-            foreach (var (c0, kc) in Chunks(k, f))
+            foreach (var (c0, kc) in CurvatureOperator<T>.ColumnChunks(k, [f]))
             {
                 var jv = Autograd.JvpStacked([f], Leaves, ParameterSpace.SplitColumns(x, c0, kc))[0].Span;
                 for (int col = 0; col < kc; col++)
@@ -105,7 +105,7 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
             int len = f.Length;
-            foreach (var (c0, kc) in Chunks(k, f))
+            foreach (var (c0, kc) in CurvatureOperator<T>.ColumnChunks(k, [f]))
             {
                 var seed = Tensor<T>.Zeros([kc, .. f.Value.ShapeArray]);
                 for (int col = 0; col < kc; col++)
@@ -115,11 +115,5 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
             start += batch.Count;
         }
         return y;
-    }
-
-    private static IEnumerable<(int Start, int Count)> Chunks(int k, Var<T> f)
-    {
-        int chunk = CurvatureOperator<T>.ColumnChunk(CurvatureOperator<T>.LargestValue([f]));
-        for (int c = 0; c < k; c += chunk) yield return (c, Math.Min(chunk, k - c));
     }
 }

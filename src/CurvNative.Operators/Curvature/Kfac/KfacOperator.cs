@@ -183,10 +183,9 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         // factor); item c of a layer's stack is the gradient for seed c, so a chunk of kc seeds over n
         // samples is one gradient batch of kc n rows for G.
         var seeds = OutputGradients(loss, f.Value, batch.Y, start, total, options).ToList();
-        int size = CurvatureOperator<T>.ColumnChunk(CurvatureOperator<T>.LargestValue([f]));
-        for (int c0 = 0; c0 < seeds.Count; c0 += size)
+        foreach (var (c0, count) in CurvatureOperator<T>.ColumnChunks(seeds.Count, [f]))
         {
-            var chunk = seeds.GetRange(c0, Math.Min(size, seeds.Count - c0));
+            var chunk = seeds.GetRange(c0, count);
             var stack = Tensor<T>.Zeros([chunk.Count, .. f.Value.ShapeArray]);
             for (int c = 0; c < chunk.Count; c++) chunk[c].Span.CopyTo(stack.Span.Slice(c * f.Length, f.Length));
             var grads = Autograd.GradStacked(f, outputs, stack);
