@@ -47,14 +47,17 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Dimension of A: D, or D + 1 for a joint block.</summary>
     public int FactorInDim => Joint ? InDim + 1 : InDim;
 
+    /// <summary>The convolution of a Conv2d layer on input x [n, C, H, W].</summary>
+    private static Conv2dGeometry Geometry(Conv2d<T> c, Tensor<T> x)
+        => Conv2dGeometry.Create(x.Shape[0], c.InChannels, x.Shape[2], x.Shape[3], c.OutChannels, c.KernelSize, c.Stride, c.Padding);
+
     /// <summary>S of <see cref="InputRows"/> for this input, without computing the rows.</summary>
     internal int InputShared(Tensor<T> x, KfacApproximation approx)
     {
+        if (approx == KfacApproximation.Reduce) return 1;
+        if (Module is Conv2d<T> c) { var g = Geometry(c, x); return g.OutHeight * g.OutWidth; }
         int n = x.Shape[0];
-        int shared = Module is Conv2d<T> c
-            ? Conv2dGeometry.Create(n, c.InChannels, x.Shape[2], x.Shape[3], c.OutChannels, c.KernelSize, c.Stride, c.Padding) is var g ? g.OutHeight * g.OutWidth : 0
-            : n == 0 ? 1 : x.Length / (n * InDim);
-        return approx == KfacApproximation.Reduce ? 1 : shared;
+        return n == 0 ? 1 : x.Length / (n * InDim);
     }
 
     /// <summary>Input rows [rows, FactorInDim] and the number of shared positions S they came from
@@ -65,7 +68,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Tensor<T> rows; int shared;
         if (Module is Conv2d<T> c)
         {
-            var g = Conv2dGeometry.Create(n, c.InChannels, x.Shape[2], x.Shape[3], c.OutChannels, c.KernelSize, c.Stride, c.Padding);
+            var g = Geometry(c, x);
             shared = g.OutHeight * g.OutWidth;
             var cols = Tensor<T>.Zeros(n, InDim, shared);
             NativeKernels.Unfold(g, x.Span, cols.Span);
@@ -110,25 +113,25 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// the upper triangle of <paramref name="c"/> [FactorInDim, FactorInDim] without materialising the rows:
     /// a convolution's patches are unfolded chunk by chunk inside the native kernel, KFAC-reduce sums them
     /// from the input directly, and the ones coordinate contributes the row sums and the row count.
-    /// <paramref name="beta"/> = 0 overwrites the upper triangle (1 accumulates). Returns S as <see cref="InputRows"/>.
+    /// <paramref name="beta"/> = 0 overwrites the upper triangle (1 accumulates); S is <see cref="InputShared"/>'s.
     /// </summary>
-    internal int AddInputGram(Tensor<T> x, KfacApproximation approx, T beta, Span<T> c)
+    internal void AddInputGram(Tensor<T> x, KfacApproximation approx, T beta, Span<T> c)
     {
         int n = x.Shape[0], d = InDim, m = FactorInDim;
         if (Module is Conv2d<T> conv)
         {
-            var g = Conv2dGeometry.Create(n, conv.InChannels, x.Shape[2], x.Shape[3], conv.OutChannels, conv.KernelSize, conv.Stride, conv.Padding);
+            var g = Geometry(conv, x);
             int positions = g.OutHeight * g.OutWidth;
             if (approx == KfacApproximation.Expand || positions == 1)
             {
                 NativeKernels.UnfoldGram(g, x.Span, T.One, beta, Joint, c, m);
-                return positions;
+                return;
             }
             var sums = GC.AllocateUninitializedArray<T>(n * d);
             NativeKernels.UnfoldSum(g, x.Span, sums);
             TensorPrimitives.Multiply(sums, T.One / T.CreateTruncating(positions), sums); // mean over positions
             AddRowsGram(sums, n, d, T.One, beta, Joint, c, m);
-            return 1;
+            return;
         }
         int shared = n == 0 ? 1 : x.Length / (n * d);
         if (approx == KfacApproximation.Reduce && shared > 1)
@@ -136,10 +139,9 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             var means = SumRows(x.Span, n, shared, d);
             TensorPrimitives.Multiply(means, T.One / T.CreateTruncating(shared), means);
             AddRowsGram(means, n, d, T.One, beta, Joint, c, m);
-            return 1;
+            return;
         }
         AddRowsGram(x.Span, n * shared, d, T.One, beta, Joint, c, m);
-        return shared;
     }
 
     /// <summary>Adds scale * the batch's sum over output-gradient rows of g g^T (rows as <see cref="GradientRows"/>)
