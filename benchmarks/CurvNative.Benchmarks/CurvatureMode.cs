@@ -31,6 +31,8 @@ internal static class CurvatureMode
         var root = RatioMode.FindRepoRoot();
 
         var rows = new List<Row>();
+        // The machine's reference rates, measured once in this run: sgemm (1024^3) and the read bandwidth.
+        double sgemm = SgemmRate(), bandwidth = ReadBandwidth();
         foreach (var (name, workload) in new[] { ("MLP", GradientWorkload.Mlp()), ("CNN", GradientWorkload.Cnn()) })
         {
             Console.Error.WriteLine($"curvature: {name} ...");
@@ -62,7 +64,7 @@ internal static class CurvatureMode
             double gradMb = Alloc(() => workload.Gradient()) / 1e6, hvpMb = Alloc(() => hessian.MatVec(v)) / 1e6, ggnMb = Alloc(() => ggn.MatVec(v)) / 1e6;
 
             var torch = name == "MLP" && !noTorch ? RunTorch(root, threads, repeats) : null;
-            double kfacFlops = KfacMatvecFlops(kfac), sgemm = SgemmRate();
+            double kfacFlops = KfacMatvecFlops(kfac);
             var flops = new FlopModel(model, data.X);
             double gradRate = flops.Gradient / grad / 1e6;
             // The reference rate for targets the arithmetic overrides: sgemm where the gradient is GEMM-bound (MLP);
@@ -90,7 +92,7 @@ internal static class CurvatureMode
             rows.Add(Product($"{name} KFAC construction (type-2, 10 classes)", kfacT2, flops.KfacConstruction(10), 3.0));
             // Roofline: the matvec's floor is its FLOPs at the sgemm rate or its bytes (factors read once, vector in
             // and out) at the read bandwidth, whichever is longer; the CNN's 2049 x 2049 A makes it bandwidth-bound.
-            double kfacBytes = KfacMatvecBytes(kfac), bandwidth = ReadBandwidth();
+            double kfacBytes = KfacMatvecBytes(kfac);
             double roofMs = Math.Max(kfacFlops / sgemm / 1e6, kfacBytes / bandwidth / 1e6);
             rows.Add(new($"{name} KFAC matvec", kfacMv, "roofline", roofMs, ">= 85% of roofline", roofMs / kfacMv >= 0.85,
                 $"{kfacFlops / 1e9:F3} GFLOP at sgemm {sgemm:F1} GFLOP/s = {kfacFlops / sgemm / 1e6:F2} ms; {kfacBytes / 1e6:F1} MB at {bandwidth:F1} GB/s = {kfacBytes / bandwidth / 1e6:F2} ms; {100 * roofMs / kfacMv:F0}% of roofline"));
