@@ -129,15 +129,22 @@ public sealed class Space : IEquatable<Space>
     }
 
     /// <summary>
-    /// Splits columns [start, start + count) of a matrix X [Dimension, K] into one stack per block (copies):
+    /// Splits columns [start, start + count) of a matrix X [Dimension, K] into one stack per block:
     /// stack b is [count, ...shape of block b], item c holding column start + c. Stacks are what the
-    /// stacked derivatives (<c>Autograd.GradStacked</c>, <c>Autograd.JvpStacked</c>) take.
+    /// stacked derivatives (<c>Autograd.GradStacked</c>, <c>Autograd.JvpStacked</c>) take. When X has one
+    /// column the blocks are contiguous in it and the stacks are views of X's memory (a matrix-vector product
+    /// then holds no copy of its vector), so write to neither while the other is in use; otherwise they are copies.
     /// </summary>
     /// <exception cref="ArgumentException">X is not [Dimension, K] or the column range is outside it.</exception>
     public Tensor<T>[] SplitColumns<T>(Tensor<T> x, int start, int count) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int k = CheckColumns(x, start, count, nameof(x));
         var result = new Tensor<T>[BlockCount];
+        if (k == 1)
+        {
+            for (int b = 0; b < BlockCount; b++) result[b] = x.View(_offsets[b], [count, .. _blocks[b]]);
+            return result;
+        }
         var xs = x.Span;
         for (int b = 0; b < BlockCount; b++)
         {
@@ -145,7 +152,6 @@ public sealed class Space : IEquatable<Space>
             result[b] = stack;
             var ss = stack.Span;
             int len = _sizes[b], off = _offsets[b];
-            if (k == 1) { xs.Slice(off, len * count).CopyTo(ss); continue; } // one column: the block is contiguous
             for (int j = 0; j < len; j++)
                 for (int c = 0; c < count; c++) ss[c * len + j] = xs[(off + j) * k + start + c];
         }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace CurvNative.Tensors;
@@ -40,11 +41,20 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>A zero tensor of the given shape.</summary>
-    public static Tensor<T> Zeros(params int[] shape) => new(new T[Tensors.Shape.Size(shape)], 0, (int[])shape.Clone());
+    public static Tensor<T> Zeros(params int[] shape)
+    {
+        int n = Tensors.Shape.Size(shape);
+        Diagnostics.PeakMemory.Observe((long)n * Unsafe.SizeOf<T>());
+        return new(new T[n], 0, (int[])shape.Clone());
+    }
 
     /// <summary>A tensor whose elements are garbage: only for kernels that overwrite every element.</summary>
     internal static Tensor<T> Uninitialized(params int[] shape)
-        => new(GC.AllocateUninitializedArray<T>(Tensors.Shape.Size(shape)), 0, (int[])shape.Clone());
+    {
+        int n = Tensors.Shape.Size(shape);
+        Diagnostics.PeakMemory.Observe((long)n * Unsafe.SizeOf<T>());
+        return new(GC.AllocateUninitializedArray<T>(n), 0, (int[])shape.Clone());
+    }
 
     /// <summary>A tensor filled with one value.</summary>
     public static Tensor<T> Full(T value, params int[] shape)
@@ -63,6 +73,8 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         int n = Tensors.Shape.Size(shape);
         if (data.Length != n)
             throw new ArgumentException($"Data of length {data.Length} does not match shape {Tensors.Shape.Format(shape)} ({n} elements).");
+        // The array exists already (often just made by the caller): observe it as live, not as about to be allocated.
+        Diagnostics.PeakMemory.Observe(0);
         return new(data, 0, (int[])shape.Clone());
     }
 
@@ -93,8 +105,16 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
         return new(Buffer, Offset + start * inner, shape);
     }
 
+    /// <summary>A view of the contiguous elements [offset, offset + size of shape) with the given shape, without copying.</summary>
+    internal Tensor<T> View(int offset, int[] shape) => new(Buffer, Offset + offset, shape);
+
     /// <summary>A deep copy with its own storage.</summary>
-    public Tensor<T> Clone() => new(Span.ToArray(), 0, (int[])_shape.Clone());
+    public Tensor<T> Clone()
+    {
+        var copy = Uninitialized(_shape);
+        Span.CopyTo(copy.Span);
+        return copy;
+    }
 
     /// <summary>Copies the elements into a new array.</summary>
     public T[] ToArray() => Span.ToArray();
