@@ -127,17 +127,30 @@ public static class Autograd
         int k = StackSize(outputs, gradOutputs, "Output gradient");
         var grads = new Dictionary<Var<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
         using var mode = GradMode.Disable();
-        for (int i = 0; i < outputs.Count; i++) AccumulateStacked(grads, outputs[i], gradOutputs[i]);
+        for (int i = 0; i < outputs.Count; i++) AccumulateStacked(grads, outputs[i], gradOutputs[i], null);
         var wrtSet = new HashSet<Var<T>>(wrt, ReferenceEqualityComparer.Instance);
         var (order, needed) = ReverseSweep(outputs, wrtSet);
+        // Inside a TensorPool scope, cotangents born in this sweep go back to the pool when they die. The
+        // caller's seeds are never returned (their buffers were not born here, or the caller still owns them).
+        var pool = TensorPool<T>.Current;
+        HashSet<T[]>? seeds = pool is null ? null : new(gradOutputs.Select(t => t.Buffer), ReferenceEqualityComparer.Instance);
+        var dead = pool is null ? null : new List<Tensor<T>>();
         foreach (var node in order)
         {
             if (!grads.TryGetValue(node.Output, out var g)) continue;
-            if (!wrtSet.Contains(node.Output)) grads.Remove(node.Output);
+            bool dies = !wrtSet.Contains(node.Output);
+            if (dies) grads.Remove(node.Output);
             var needs = Needs(node, wrtSet, needed);
             var inputGrads = node.Primitive.VjpStacked(node, g, needs);
             for (int i = 0; i < needs.Length; i++)
-                if (needs[i] && inputGrads[i] is { } gi) AccumulateStacked(grads, node.Inputs[i], gi);
+                if (needs[i] && inputGrads[i] is { } gi) AccumulateStacked(grads, node.Inputs[i], gi, dead);
+            if (pool is null) continue;
+            if (dies) dead!.Add(g);
+            // Returned only now, after all of the node's input gradients are accumulated, and only if no
+            // pending cotangent is (a view of) the same buffer: rules may return g itself or views of it.
+            foreach (var d in dead!)
+                if (!seeds!.Contains(d.Buffer) && !grads.Values.Any(t => ReferenceEquals(t.Buffer, d.Buffer))) pool.Return(d);
+            dead.Clear();
         }
         var result = new Tensor<T>[wrt.Count];
         for (int i = 0; i < wrt.Count; i++)
@@ -230,8 +243,14 @@ public static class Autograd
         return needs;
     }
 
-    private static void AccumulateStacked<T>(Dictionary<Var<T>, Tensor<T>> grads, Var<T> v, Tensor<T> g) where T : unmanaged, IFloatingPointIeee754<T>
-        => grads[v] = grads.TryGetValue(v, out var existing) ? TensorOps.Binary(existing, g, TensorOps.BinaryKind.Add) : g;
+    /// <summary>Adds g to v's cotangent; the two summands, dead once summed, go to <paramref name="dead"/>.</summary>
+    private static void AccumulateStacked<T>(Dictionary<Var<T>, Tensor<T>> grads, Var<T> v, Tensor<T> g, List<Tensor<T>>? dead) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!grads.TryGetValue(v, out var existing)) { grads[v] = g; return; }
+        grads[v] = TensorOps.Binary(existing, g, TensorOps.BinaryKind.Add);
+        dead?.Add(existing);
+        dead?.Add(g);
+    }
 
     private static void Accumulate<T>(Dictionary<Var<T>, Var<T>> grads, Var<T> v, Var<T> g) where T : unmanaged, IFloatingPointIeee754<T>
         => grads[v] = grads.TryGetValue(v, out var existing) ? F.Add(existing, g) : g;

@@ -44,16 +44,26 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     public static Tensor<T> Zeros(params int[] shape)
     {
         int n = Tensors.Shape.Size(shape);
+        if (TensorPool<T>.Rent(n) is { } reused)
+        {
+            Array.Clear(reused);
+            return new(reused, 0, (int[])shape.Clone());
+        }
         Diagnostics.PeakMemory.Observe((long)n * Unsafe.SizeOf<T>());
-        return new(new T[n], 0, (int[])shape.Clone());
+        var buffer = new T[n];
+        TensorPool<T>.Track(buffer);
+        return new(buffer, 0, (int[])shape.Clone());
     }
 
     /// <summary>A tensor whose elements are garbage: only for kernels that overwrite every element.</summary>
     internal static Tensor<T> Uninitialized(params int[] shape)
     {
         int n = Tensors.Shape.Size(shape);
+        if (TensorPool<T>.Rent(n) is { } reused) return new(reused, 0, (int[])shape.Clone());
         Diagnostics.PeakMemory.Observe((long)n * Unsafe.SizeOf<T>());
-        return new(GC.AllocateUninitializedArray<T>(n), 0, (int[])shape.Clone());
+        var buffer = GC.AllocateUninitializedArray<T>(n);
+        TensorPool<T>.Track(buffer);
+        return new(buffer, 0, (int[])shape.Clone());
     }
 
     /// <summary>A tensor filled with one value.</summary>

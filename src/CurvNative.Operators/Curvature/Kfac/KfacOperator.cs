@@ -183,10 +183,12 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         // factor); item c of a layer's stack is the gradient for seed c, so a chunk of kc seeds over n
         // samples is one gradient batch of kc n rows for G.
         var seeds = OutputGradients(loss, f.Value, batch.Y, start, total, options).ToList();
+        // The sweeps of successive chunks have the same shapes: each reuses the buffers of the one before.
+        using var pool = TensorPool<T>.Enter();
         foreach (var (c0, count) in CurvatureOperator<T>.ColumnChunks(seeds.Count, [f]))
         {
             var chunk = seeds.GetRange(c0, count);
-            var stack = Tensor<T>.Zeros([chunk.Count, .. f.Value.ShapeArray]);
+            var stack = Tensor<T>.Uninitialized([chunk.Count, .. f.Value.ShapeArray]);
             for (int c = 0; c < chunk.Count; c++) chunk[c].Span.CopyTo(stack.Span.Slice(c * f.Length, f.Length));
             var grads = Autograd.GradStacked(f, outputs, stack);
             for (int i = 0; i < layers.Count; i++)
@@ -194,6 +196,9 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
                 var g = grads[i];
                 onGradient(layers[i], g.Reshape([g.Shape[0] * g.Shape[1], .. g.Shape[2..].ToArray()]));
             }
+            // The callbacks consume the gradients as they come (their contract), so the stacks are dead now.
+            pool.Return(stack);
+            foreach (var g in grads) pool.Return(g);
         }
     }
 

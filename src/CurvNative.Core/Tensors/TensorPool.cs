@@ -1,0 +1,81 @@
+using System.Numerics;
+
+namespace CurvNative.Tensors;
+
+/// <summary>
+/// A scope in which the buffers of dead intermediate tensors are reused instead of collected. The stacked
+/// derivative sweeps know exactly when a cotangent dies (after its node's rule has run and nothing else holds its
+/// buffer); a caller that runs many sweeps of the same shapes (KFAC's backward pass per seed) opens a scope
+/// around them, so the sweeps stop allocating fresh arrays: on a VM where a fresh page costs ~10 us and a 4 MB
+/// array ~1000 of them, that churn, not arithmetic, was the cost.
+/// <para>
+/// Only buffers allocated while the scope is current (by the tensor factories, on this thread) can be
+/// returned to it, and a buffer is handed out again only after it was returned, so a scope never recycles
+/// memory it did not see born. Whoever returns a tensor vouches that nothing reads it or any view of its
+/// buffer afterwards. Scopes are per thread and nest; disposing one drops its buffers for the GC.
+/// </para>
+/// </summary>
+internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>Small buffers are cheap to allocate; tracking them would cost more than it saves.</summary>
+    public const int DefaultMinLength = 4096;
+
+    [ThreadStatic] private static TensorPool<T>? t_current;
+
+    private readonly TensorPool<T>? _outer;
+    private readonly int _minLength;
+    private readonly bool _poison;
+    private readonly HashSet<T[]> _owned = new(ReferenceEqualityComparer.Instance);
+    private readonly HashSet<T[]> _free = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<int, Stack<T[]>> _byLength = [];
+    private bool _disposed;
+
+    private TensorPool(TensorPool<T>? outer, int minLength, bool poison) => (_outer, _minLength, _poison) = (outer, minLength, poison);
+
+    /// <summary>The innermost open scope of this thread, or null.</summary>
+    public static TensorPool<T>? Current => t_current;
+
+    /// <summary>Opens a scope on this thread; dispose it on the same thread. Buffers shorter than
+    /// <paramref name="minLength"/> are left to the GC. With <paramref name="poison"/> (for tests) a returned
+    /// buffer is filled with NaN, so whatever still reads it afterwards computes NaN instead of plausible garbage.</summary>
+    public static TensorPool<T> Enter(int minLength = DefaultMinLength, bool poison = false)
+        => t_current = new TensorPool<T>(t_current, Math.Max(1, minLength), poison);
+
+    /// <summary>A returned buffer of exactly <paramref name="length"/> elements (contents arbitrary), or
+    /// null when the current scope has none; called by the tensor factories.</summary>
+    internal static T[]? Rent(int length)
+    {
+        var pool = t_current;
+        if (pool is null || length < pool._minLength || !pool._byLength.TryGetValue(length, out var stack) || stack.Count == 0) return null;
+        var buffer = stack.Pop();
+        pool._free.Remove(buffer);
+        return buffer;
+    }
+
+    /// <summary>Records a buffer the factories just allocated as born in the current scope.</summary>
+    internal static void Track(T[] buffer)
+    {
+        if (t_current is { } pool && buffer.Length >= pool._minLength) pool._owned.Add(buffer);
+    }
+
+    /// <summary>Hands a dead tensor's buffer back for reuse, if it was born in this scope; a buffer already
+    /// returned is ignored, so returning twice is harmless.</summary>
+    public void Return(Tensor<T> tensor)
+    {
+        var buffer = tensor.Buffer;
+        if (_disposed || !_owned.Contains(buffer) || !_free.Add(buffer)) return;
+        if (_poison) buffer.AsSpan().Fill(T.NaN);
+        if (!_byLength.TryGetValue(buffer.Length, out var stack)) _byLength[buffer.Length] = stack = new Stack<T[]>();
+        stack.Push(buffer);
+    }
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        if (!ReferenceEquals(t_current, this))
+            throw new InvalidOperationException("TensorPool scopes must be disposed innermost first, on the thread that opened them.");
+        _disposed = true;
+        t_current = _outer;
+        _owned.Clear(); _free.Clear(); _byLength.Clear();
+    }
+}
