@@ -62,10 +62,12 @@ internal static unsafe partial class Lapack
                 ThrowOnInfo("dsyevd_ (workspace query)", info);
                 lwork = WorkspaceSize(workQuery, n, computeVectors);
                 liwork = Math.Max(iworkQuery, computeVectors ? 3 + 5 * n : 1);
-                var work = GC.AllocateUninitializedArray<double>(lwork);
-                var iwork = GC.AllocateUninitializedArray<int>(liwork);
-                fixed (double* pwork = work) fixed (int* piwork = iwork)
-                    Dsyevd(&jobz, &uplo, &nn, (double*)pa, &lda, (double*)pw, pwork, &lwork, piwork, &liwork, &info, 1, 1);
+                // Native workspace: 2n^2 elements exceed a GC region from n ~ 2000 (float), and a large-object
+                // allocation per decomposition forced a full blocking collection each time.
+                var pwork = (double*)NativeMemory.Alloc((nuint)lwork, (nuint)sizeof(double));
+                var piwork = (int*)NativeMemory.Alloc((nuint)liwork, sizeof(int));
+                try { Dsyevd(&jobz, &uplo, &nn, (double*)pa, &lda, (double*)pw, pwork, &lwork, piwork, &liwork, &info, 1, 1); }
+                finally { NativeMemory.Free(pwork); NativeMemory.Free(piwork); }
                 ThrowOnInfo("dsyevd_", info);
             }
             else if (typeof(T) == typeof(float))
@@ -75,10 +77,12 @@ internal static unsafe partial class Lapack
                 ThrowOnInfo("ssyevd_ (workspace query)", info);
                 lwork = WorkspaceSize(workQuery, n, computeVectors);
                 liwork = Math.Max(iworkQuery, computeVectors ? 3 + 5 * n : 1);
-                var work = GC.AllocateUninitializedArray<float>(lwork);
-                var iwork = GC.AllocateUninitializedArray<int>(liwork);
-                fixed (float* pwork = work) fixed (int* piwork = iwork)
-                    Ssyevd(&jobz, &uplo, &nn, (float*)pa, &lda, (float*)pw, pwork, &lwork, piwork, &liwork, &info, 1, 1);
+                // Native workspace: 2n^2 elements exceed a GC region from n ~ 2000 (float), and a large-object
+                // allocation per decomposition forced a full blocking collection each time.
+                var pwork = (float*)NativeMemory.Alloc((nuint)lwork, (nuint)sizeof(float));
+                var piwork = (int*)NativeMemory.Alloc((nuint)liwork, sizeof(int));
+                try { Ssyevd(&jobz, &uplo, &nn, (float*)pa, &lda, (float*)pw, pwork, &lwork, piwork, &liwork, &info, 1, 1); }
+                finally { NativeMemory.Free(pwork); NativeMemory.Free(piwork); }
                 ThrowOnInfo("ssyevd_", info);
             }
             else throw Unsupported<T>();

@@ -88,12 +88,26 @@ public sealed class KroneckerEigenbasis<T> : LinearOperator<T> where T : unmanag
                 var a = m.Clone(); var w = new T[n];
                 Lapack.SymmetricEigen<T>(n, a.Span, w);
                 if (a.AllFinite() && w.All(T.IsFinite))
-                    return (TensorOps.Permute(a, [1, 0]), w.Select(double.CreateTruncating).ToArray());
+                    return (TransposeInPlace(a, n), w.Select(double.CreateTruncating).ToArray());
             }
             catch (LapackException) { }
         }
         var ad = m.Cast<double>(); var wd = new double[n];
         Lapack.SymmetricEigen<double>(n, ad.Span, wd);
-        return (TensorOps.Permute(ad, [1, 0]).Cast<T>(), wd);
+        return (TransposeInPlace(ad, n).Cast<T>(), wd);
+    }
+
+    // LAPACK leaves V^T row-major; Q = V. The matrix is ours and square, so swap in place instead of copying
+    // (a [2049, 2049] factor is 17 MB in float32).
+    private static Tensor<TE> TransposeInPlace<TE>(Tensor<TE> a, int n) where TE : unmanaged, IFloatingPointIeee754<TE>
+    {
+        const int B = 32; // tiles, so both sides of a swap stay in cache
+        var s = a.Span;
+        for (int i0 = 0; i0 < n; i0 += B)
+            for (int j0 = i0; j0 < n; j0 += B)
+                for (int i = i0; i < Math.Min(i0 + B, n); i++)
+                    for (int j = Math.Max(j0, i + 1); j < Math.Min(j0 + B, n); j++)
+                        (s[i * n + j], s[j * n + i]) = (s[j * n + i], s[i * n + j]);
+        return a;
     }
 }
