@@ -90,22 +90,35 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <summary>dst = scale * the symmetric matrix whose upper triangle is src's (both [n, n]; dst may be src),
-    /// in 64 x 64 tiles so that the mirrored writes stay in cache.</summary>
-    private static void Symmetrize(ReadOnlySpan<T> src, Span<T> dst, int n, T scale)
+    /// one pass over 32 x 32 tiles: a tile's scaled upper part goes to its rows and, transposed through a 4 KB
+    /// buffer, to the mirrored tile's rows. Writing the mirror column by column instead strides by n, and for n near
+    /// a multiple of 1024 (the CNN benchmark's 2049) all those lines fall in a few L1 sets: that version cost ~15%
+    /// of a KFAC construction.</summary>
+    private static unsafe void Symmetrize(ReadOnlySpan<T> src, Span<T> dst, int n, T scale)
     {
-        const int tile = 64;
-        for (int ib = 0; ib < n; ib += tile)
+        const int tile = 32;
+        T* buffer = stackalloc T[tile * tile];
+        fixed (T* ps = src) fixed (T* pd = dst)
         {
-            int ie = Math.Min(ib + tile, n);
-            for (int jb = ib; jb < n; jb += tile)
+            for (int ib = 0; ib < n; ib += tile)
             {
-                int je = Math.Min(jb + tile, n);
-                for (int i = ib; i < ie; i++)
+                int ie = Math.Min(ib + tile, n);
+                for (int jb = ib; jb < n; jb += tile)
                 {
-                    int j0 = Math.Max(jb, i);
-                    if (j0 >= je) continue;
-                    TensorPrimitives.Multiply(src.Slice(i * n + j0, je - j0), scale, dst.Slice(i * n + j0, je - j0));
-                    for (int j = j0 == i ? j0 + 1 : j0; j < je; j++) dst[j * n + i] = dst[i * n + j];
+                    int je = Math.Min(jb + tile, n);
+                    for (int i = ib; i < ie; i++)
+                    {
+                        int j0 = Math.Max(jb, i);
+                        if (j0 >= je) continue;
+                        T* rowDst = pd + (long)i * n;
+                        TensorPrimitives.Multiply(new ReadOnlySpan<T>(ps + (long)i * n + j0, je - j0), scale, new Span<T>(rowDst + j0, je - j0));
+                        for (int j = j0; j < je; j++) buffer[(j - jb) * tile + (i - ib)] = rowDst[j];
+                    }
+                    for (int j = jb; j < je; j++)
+                    {
+                        int count = Math.Min(ie, j) - ib;
+                        if (count > 0) new ReadOnlySpan<T>(buffer + (j - jb) * tile, count).CopyTo(new Span<T>(pd + (long)j * n + ib, count));
+                    }
                 }
             }
         }
