@@ -45,7 +45,7 @@ public static partial class F
         {
             var x = node.Inputs[0].Value; var w = node.Inputs[1].Value;
             return [needs[0] ? Stacked.RowsTimes(g, w, transB: false) : null,
-                    needs[1] ? Stacked.FromItems(g.Shape[0], w.Shape, c => TensorOps.MatMul(Stacked.Item(g, c), x, true, false)) : null,
+                    needs[1] ? Stacked.ItemProducts(null, g.Shape[0], w.Shape, c => (Stacked.Item(g, c), x), true, false) : null,
                     needs[2] ? Stacked.SumTo(g, node.Inputs[2].Shape) : null];
         }
 
@@ -54,7 +54,7 @@ public static partial class F
             var x = node.Inputs[0].Value; var w = node.Inputs[1].Value;
             var shape = node.Output.Shape;
             Tensor<T>? r = t[0] is { } tx ? Stacked.RowsTimes(tx, w, transB: true) : null;
-            if (t[1] is { } tw) r = Stacked.Sum2(r, Stacked.FromItems(tw.Shape[0], shape, c => TensorOps.MatMul(x, Stacked.Item(tw, c), false, true)));
+            if (t[1] is { } tw) r = Stacked.ItemProducts(r, tw.Shape[0], shape, c => (x, Stacked.Item(tw, c)), false, true);
             if (t[2] is { } tb) r = Stacked.Sum2(r, Stacked.BroadcastTo(tb, shape));
             return r!;
         }

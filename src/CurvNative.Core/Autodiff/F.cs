@@ -414,8 +414,10 @@ public static partial class F
             if (a.Rank != 2) return base.VjpStacked(node, g, needs);
             int k = g.Shape[0];
             Tensor<T>? ga = null, gb = null;
-            if (needs[0]) ga = _ta ? Stacked.FromItems(k, a.Shape, c => TensorOps.MatMul(b, Stacked.Item(g, c), _tb, true)) : Stacked.RowsTimes(g, b, !_tb);
-            if (needs[1]) gb = Stacked.FromItems(k, b.Shape, c => _tb ? TensorOps.MatMul(Stacked.Item(g, c), a, true, _ta) : TensorOps.MatMul(a, Stacked.Item(g, c), !_ta, false));
+            if (needs[0]) ga = _ta ? Stacked.ItemProducts(null, k, a.Shape, c => (b, Stacked.Item(g, c)), _tb, true) : Stacked.RowsTimes(g, b, !_tb);
+            if (needs[1])
+                gb = _tb ? Stacked.ItemProducts(null, k, b.Shape, c => (Stacked.Item(g, c), a), true, _ta)
+                         : Stacked.ItemProducts(null, k, b.Shape, c => (a, Stacked.Item(g, c)), !_ta, false);
             return [ga, gb];
         }
 
@@ -423,12 +425,12 @@ public static partial class F
         {
             var a = node.Inputs[0].Value; var b = node.Inputs[1].Value;
             if (a.Rank != 2) return base.JvpStacked(node, t);
-            Tensor<T>? ra = null, rb = null;
+            Tensor<T>? r = null;
             if (t[0] is { } ta)
-                ra = _ta ? Stacked.FromItems(ta.Shape[0], node.Output.Shape, c => TensorOps.MatMul(Stacked.Item(ta, c), b, true, _tb)) : Stacked.RowsTimes(ta, b, _tb);
+                r = _ta ? Stacked.ItemProducts(null, ta.Shape[0], node.Output.Shape, c => (Stacked.Item(ta, c), b), true, _tb) : Stacked.RowsTimes(ta, b, _tb);
             if (t[1] is { } tb)
-                rb = Stacked.FromItems(tb.Shape[0], node.Output.Shape, c => TensorOps.MatMul(a, Stacked.Item(tb, c), _ta, _tb));
-            return Stacked.Sum2(ra, rb);
+                r = Stacked.ItemProducts(r, tb.Shape[0], node.Output.Shape, c => (a, Stacked.Item(tb, c)), _ta, _tb);
+            return r!;
         }
     }
 

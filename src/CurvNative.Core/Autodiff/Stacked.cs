@@ -81,6 +81,26 @@ internal static class Stacked
         return r.Reshape(k, m, r.Shape[1]);
     }
 
+    /// <summary>
+    /// A stack whose item c is op(a_c) op(b_c) for the matrices that <paramref name="operands"/> gives for item c,
+    /// each GEMM writing straight into its slice; with <paramref name="into"/> (a stack the calling rule made
+    /// itself, of the result's shape) the products are added onto it in place and it is returned, which spares
+    /// the separate sum and its pass over memory.
+    /// </summary>
+    public static Tensor<T> ItemProducts<T>(Tensor<T>? into, int k, ReadOnlySpan<int> shape, Func<int, (Tensor<T> A, Tensor<T> B)> operands, bool transA, bool transB)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var result = into ?? Tensor<T>.Uninitialized(Shape(k, shape));
+        int len = result.Length / Math.Max(1, k);
+        T beta = into is null ? T.Zero : T.One;
+        for (int c = 0; c < k; c++)
+        {
+            var (a, b) = operands(c);
+            TensorOps.MatMulInto(a, b, transA, transB, beta, result.Span.Slice(c * len, len));
+        }
+        return result;
+    }
+
     /// <summary>Sum of two optional stacks of one shape (at least one present).</summary>
     public static Tensor<T> Sum2<T>(Tensor<T>? a, Tensor<T>? b) where T : unmanaged, IFloatingPointIeee754<T>
         => a is null ? b! : b is null ? a : TensorOps.Binary(a, b, TensorOps.BinaryKind.Add);

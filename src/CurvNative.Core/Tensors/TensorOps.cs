@@ -391,6 +391,15 @@ public static class TensorOps
         return result;
     }
 
+    /// <summary>c = op(a) op(b) + beta c for matrices, written into <paramref name="c"/> (m x n, row-major): lets a
+    /// stacked rule put each item's product straight into its slice of the stack, or add it onto one there.</summary>
+    internal static void MatMulInto<T>(Tensor<T> a, Tensor<T> b, bool transA, bool transB, T beta, Span<T> c) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int ar = a.Shape[0], ac = a.Shape[1], br = b.Shape[0], bc = b.Shape[1];
+        int m = transA ? ac : ar, k = transA ? ar : ac, n = transB ? br : bc;
+        Native.Blas.Gemm(transA, transB, m, n, k, T.One, a.Span, ac, b.Span, bc, beta, c.Slice(0, m * n), n);
+    }
+
     /// <summary>x w^T + b (x [n, in], w [out, in], b [out]): rows start as b and the GEMM adds onto them.</summary>
     public static Tensor<T> Linear<T>(Tensor<T> x, Tensor<T> w, Tensor<T> b) where T : unmanaged, IFloatingPointIeee754<T>
     {
