@@ -185,6 +185,9 @@ public static class Autograd
         for (int n = 0; n < nodes.Count; n++)
             foreach (var input in nodes[n].Inputs) lastUse[input] = n;
         var keep = new HashSet<Var<T>>(outputs, ReferenceEqualityComparer.Instance);
+        // Inside a TensorPool scope, dropped tangents born in this sweep go back to the pool (as in GradStacked).
+        var pool = TensorPool<T>.Current;
+        HashSet<T[]>? seeds = pool is null ? null : new(tangents.Select(t => t.Buffer), ReferenceEqualityComparer.Instance);
         for (int n = 0; n < nodes.Count; n++)
         {
             var node = nodes[n];
@@ -194,7 +197,9 @@ public static class Autograd
             if (inputs is null || tan.ContainsKey(node.Output)) continue;
             tan[node.Output] = node.Primitive.JvpStacked(node, inputs);
             foreach (var input in node.Inputs)
-                if (lastUse[input] == n && !keep.Contains(input)) tan.Remove(input);
+                if (lastUse[input] == n && !keep.Contains(input) && tan.Remove(input, out var dead) && pool is not null
+                    && !seeds!.Contains(dead.Buffer) && !tan.Values.Any(t => ReferenceEquals(t.Buffer, dead.Buffer)))
+                    pool.Return(dead);
         }
         var result = new Tensor<T>[outputs.Count];
         for (int i = 0; i < outputs.Count; i++)

@@ -37,9 +37,14 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
 
     /// <summary>Opens a scope on this thread; dispose it on the same thread. Buffers shorter than
     /// <paramref name="minLength"/> are left to the GC. With <paramref name="poison"/> (for tests) a returned
-    /// buffer is filled with NaN, so whatever still reads it afterwards computes NaN instead of plausible garbage.</summary>
-    public static TensorPool<T> Enter(int minLength = DefaultMinLength, bool poison = false)
-        => t_current = new TensorPool<T>(t_current, Math.Max(1, minLength), poison);
+    /// buffer is filled with NaN, so whatever still reads it afterwards computes NaN instead of plausible garbage.
+    /// A setting not given is inherited from the enclosing scope, so a test's poisoned scope reaches the scopes
+    /// the library opens inside it.</summary>
+    public static TensorPool<T> Enter(int? minLength = null, bool? poison = null)
+    {
+        var outer = t_current;
+        return t_current = new TensorPool<T>(outer, Math.Max(1, minLength ?? outer?._minLength ?? DefaultMinLength), poison ?? outer?._poison ?? false);
+    }
 
     /// <summary>A returned buffer of exactly <paramref name="length"/> elements (contents arbitrary), or
     /// null when the current scope has none; called by the tensor factories.</summary>
