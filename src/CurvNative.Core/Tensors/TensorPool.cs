@@ -14,6 +14,12 @@ namespace CurvNative.Tensors;
 /// memory it did not see born. Whoever returns a tensor vouches that nothing reads it or any view of its
 /// buffer afterwards. Scopes are per thread and nest; disposing one drops its buffers for the GC.
 /// </para>
+/// <para>
+/// A pool keeps what it is given until the scope closes, so it pays only where the same shapes come back
+/// (sweep after sweep); around a single sweep it raises the peak (measured: the MLP Hessian-vector product
+/// inside a scope peaked at 3.9x its gradient instead of 2.7x), which is why the matrix-vector products do not
+/// open one.
+/// </para>
 /// </summary>
 internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
