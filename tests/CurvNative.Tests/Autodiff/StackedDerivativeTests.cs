@@ -65,17 +65,9 @@ public class StackedDerivativeTests
         var leaves = Leaves(makeInputs(rng));
         var y = f(leaves);
         var u = Stack(Enumerable.Range(0, 3).Select(_ => Random(rng, y.Value.ShapeArray)).ToArray());
-        var expected = Autograd.GradStacked(y, leaves, u);
-        // Every buffer is pooled and poisoned with NaN on return: reading one after its death would show.
-        using var pool = TensorPool<double>.Enter(minLength: 1, poison: true);
-        for (int round = 0; round < 3; round++)
-        {
-            var got = Autograd.GradStacked(y, leaves, u);
-            for (int i = 0; i < leaves.Length; i++)
-                AssertClose(expected[i], got[i], 0, $"{name}: pooled sweep {round}, input {i}");
-            foreach (var g in got) pool.Return(g);
-        }
-        Assert.All(u.Span.ToArray(), x => Assert.False(double.IsNaN(x), "the caller's seed was returned to the pool"));
+        var v = leaves.Select(l => Stack(Enumerable.Range(0, 3).Select(_ => Random(rng, l.Value.ShapeArray)).ToArray())).ToArray();
+        AssertPooledSweepsMatch(() => Autograd.GradStacked(y, leaves, u), [u], $"{name}: VJP");
+        AssertPooledSweepsMatch(() => Autograd.JvpStacked([y], leaves, v), v, $"{name}: JVP");
     }
 
     [Fact]
@@ -90,16 +82,27 @@ public class StackedDerivativeTests
         var p = F.MaxPool2d(F.Relu(h), 2, 2);
         var z = linear.Forward(F.Reshape(p, 4, 3 * 4 * 4));
         var y = F.Add(F.Tanh(z), z);
-        Var<double>[] wrt = [h, z, conv.Weight.Var, linear.Weight.Var];
         var u = Random(rng, [2, 4, 5]);
-        var expected = Autograd.GradStacked(y, wrt, u);
+        AssertPooledSweepsMatch(() => Autograd.GradStacked(y, [h, z, conv.Weight.Var, linear.Weight.Var], u), [u], "network VJP");
+        Var<double>[] leaves = [conv.Weight.Var, linear.Weight.Var];
+        var v = leaves.Select(l => Random(rng, [2, .. l.Value.ShapeArray])).ToArray();
+        AssertPooledSweepsMatch(() => Autograd.JvpStacked([h, y], leaves, v), v, "network JVP");
+    }
+
+    /// <summary>The sweep inside a scope that pools every buffer and poisons it with NaN on return gives exactly
+    /// the unpooled result, round after round (later rounds run on recycled buffers), and never pools the caller's stacks.</summary>
+    private static void AssertPooledSweepsMatch(Func<Tensor<double>[]> sweep, Tensor<double>[] callerStacks, string what)
+    {
+        var expected = sweep();
         using var pool = TensorPool<double>.Enter(minLength: 1, poison: true);
         for (int round = 0; round < 3; round++)
         {
-            var got = Autograd.GradStacked(y, wrt, u);
-            for (int i = 0; i < wrt.Length; i++) AssertClose(expected[i], got[i], 0, $"pooled network sweep {round}, input {i}");
-            foreach (var g in got) pool.Return(g);
+            var got = sweep();
+            for (int i = 0; i < got.Length; i++) AssertClose(expected[i], got[i], 0, $"{what}: pooled sweep {round}, result {i}");
+            foreach (var g in got) if (!callerStacks.Any(s => ReferenceEquals(s.Buffer, g.Buffer))) pool.Return(g);
         }
+        foreach (var s in callerStacks)
+            Assert.All(s.Span.ToArray(), e => Assert.False(double.IsNaN(e), $"{what}: the caller's stack was returned to the pool"));
     }
 
     [Theory]
