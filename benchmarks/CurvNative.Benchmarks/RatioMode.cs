@@ -117,7 +117,7 @@ internal static class RatioMode
         // instrumented tier and background recompilation, and timing before that measured 2-3x slower
         // code in the first workload of a process.
         // Also until two gen0 GCs have run: before the first one, every allocation touches fresh pages of the
-        // 64 MB gen0 budget (page faults), which the steady state does not.
+        // gen0 budget (page faults), which the steady state does not.
         long start = Stopwatch.GetTimestamp(), quietSince = start;
         long jitted = System.Runtime.JitInfo.GetCompiledMethodCount();
         int gcs = GC.CollectionCount(0);
