@@ -21,8 +21,10 @@ public sealed class HeapMeasurements;
 public class PeakMemoryTests
 {
     private const long MB = 1 << 20;
-    // Small objects (shape arrays, the tensors' headers, closures) ride along with the buffers.
-    private const long Slack = 64 * 1024;
+    // Small objects (shape arrays, the tensors' headers, closures) ride along with the buffers, and objects of
+    // the test runner live at the baseline may die during the action (seen: -69 KB). Every pattern below differs
+    // from its wrong answers by at least 1 MB.
+    private const long Slack = 256 * 1024;
     // The test runner's threads allocate too, which can only raise a run's peak: the smallest of three is the action's.
     private const int Repeats = 3;
 
@@ -130,6 +132,7 @@ public class PeakMemoryTests
         }
         Peak(64); // the first product in a process sets up lazily created state
         long two = Peak(128), six = Peak(384);
-        Assert.True(six <= two + two / 10, $"GGN-vector peak over 6 batches {six} B vs 2 batches {two} B");
+        // Holding every batch would triple the peak; the margin absorbs the runner's objects dying mid-measurement.
+        Assert.True(six <= two + two / 4 + 64 * 1024, $"GGN-vector peak over 6 batches {six} B vs 2 batches {two} B");
     }
 }
