@@ -133,21 +133,12 @@ public sealed class FisherMcOperator<T> : OutputCurvatureOperator<T> where T : u
         return WithReduction(r, output);
     }
 
-    /// <summary>One random stream per sample start .. start + n - 1, seeded by (seed, sample index): draw m of a
+    /// <summary>One random stream per sample start .. start + n - 1, keyed by (seed, sample index): draw m of a
     /// sample is the same whatever the batching.</summary>
     internal static Random[] SampleStreams(int seed, int start, int n)
     {
         var streams = new Random[n];
-        for (int i = 0; i < n; i++) streams[i] = new Random(SampleSeed(seed, start + i));
+        for (int i = 0; i < n; i++) streams[i] = new SampleStream(seed, start + i);
         return streams;
-    }
-
-    /// <summary>A stable per-sample seed (SplitMix64 finaliser); HashCode is randomised per process.</summary>
-    internal static int SampleSeed(int seed, int index)
-    {
-        ulong z = unchecked(((ulong)(uint)seed << 32 | (uint)index) + 0x9E3779B97F4A7C15UL);
-        z = unchecked((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL);
-        z = unchecked((z ^ (z >> 27)) * 0x94D049BB133111EBUL);
-        return (int)(uint)(z ^ (z >> 31));
     }
 }
