@@ -53,12 +53,14 @@ public sealed class CrossEntropyLoss<T>(Reduction reduction = Reduction.Mean) : 
         var p = Probabilities(output);
         int n = output.Shape[0], c = output.Shape[1];
         var r = Tensor<T>.Zeros(n, c, c);
+        ReadOnlySpan<T> ps = p.Span;
+        var rs = r.Span;
         for (int i = 0; i < n; i++)
             for (int a = 0; a < c; a++)
                 for (int b = 0; b < c; b++)
                 {
-                    T sb = T.Sqrt(p.Span[i * c + b]);
-                    r.Span[(i * c + a) * c + b] = (a == b ? sb : T.Zero) - p.Span[i * c + a] * sb;
+                    T sb = T.Sqrt(ps[i * c + b]);
+                    rs[(i * c + a) * c + b] = (a == b ? sb : T.Zero) - ps[i * c + a] * sb;
                 }
         return r;
     }
