@@ -130,11 +130,8 @@ public static class Autograd
         for (int i = 0; i < outputs.Count; i++) AccumulateStacked(grads, outputs[i], gradOutputs[i], null);
         var wrtSet = new HashSet<Var<T>>(wrt, ReferenceEqualityComparer.Instance);
         var (order, needed) = ReverseSweep(outputs, wrtSet);
-        // Inside a TensorPool scope, cotangents born in this sweep go back to the pool when they die. The
-        // caller's seeds are never returned (their buffers were not born here, or the caller still owns them).
-        var pool = TensorPool<T>.Current;
-        HashSet<T[]>? seeds = pool is null ? null : new(gradOutputs.Select(t => t.Buffer), ReferenceEqualityComparer.Instance);
-        var dead = pool is null ? null : new List<Tensor<T>>();
+        var recycler = Recycler<T>.ForSweep(gradOutputs);
+        var dead = recycler is null ? null : new List<Tensor<T>>();
         foreach (var node in order)
         {
             if (!grads.TryGetValue(node.Output, out var g)) continue;
@@ -144,12 +141,11 @@ public static class Autograd
             var inputGrads = node.Primitive.VjpStacked(node, g, needs);
             for (int i = 0; i < needs.Length; i++)
                 if (needs[i] && inputGrads[i] is { } gi) AccumulateStacked(grads, node.Inputs[i], gi, dead);
-            if (pool is null) continue;
+            if (recycler is null) continue;
             if (dies) dead!.Add(g);
-            // Returned only now, after all of the node's input gradients are accumulated, and only if no
-            // pending cotangent is (a view of) the same buffer: rules may return g itself or views of it.
-            foreach (var d in dead!)
-                if (!seeds!.Contains(d.Buffer) && !grads.Values.Any(t => ReferenceEquals(t.Buffer, d.Buffer))) pool.Return(d);
+            // Returned only now, after all of the node's input gradients are accumulated: rules may return g
+            // itself or views of it.
+            foreach (var d in dead!) recycler.Release(d, grads.Values);
             dead.Clear();
         }
         var result = new Tensor<T>[wrt.Count];
@@ -185,9 +181,7 @@ public static class Autograd
         for (int n = 0; n < nodes.Count; n++)
             foreach (var input in nodes[n].Inputs) lastUse[input] = n;
         var keep = new HashSet<Var<T>>(outputs, ReferenceEqualityComparer.Instance);
-        // Inside a TensorPool scope, dropped tangents born in this sweep go back to the pool (as in GradStacked).
-        var pool = TensorPool<T>.Current;
-        HashSet<T[]>? seeds = pool is null ? null : new(tangents.Select(t => t.Buffer), ReferenceEqualityComparer.Instance);
+        var recycler = Recycler<T>.ForSweep(tangents);
         for (int n = 0; n < nodes.Count; n++)
         {
             var node = nodes[n];
@@ -197,14 +191,35 @@ public static class Autograd
             if (inputs is null || tan.ContainsKey(node.Output)) continue;
             tan[node.Output] = node.Primitive.JvpStacked(node, inputs);
             foreach (var input in node.Inputs)
-                if (lastUse[input] == n && !keep.Contains(input) && tan.Remove(input, out var dead) && pool is not null
-                    && !seeds!.Contains(dead.Buffer) && !tan.Values.Any(t => ReferenceEquals(t.Buffer, dead.Buffer)))
-                    pool.Return(dead);
+                if (lastUse[input] == n && !keep.Contains(input) && tan.Remove(input, out var dead))
+                    recycler?.Release(dead, tan.Values);
         }
         var result = new Tensor<T>[outputs.Count];
         for (int i = 0; i < outputs.Count; i++)
             result[i] = tan.TryGetValue(outputs[i], out var t) ? t : Tensor<T>.Zeros(Stacked.Shape(k, outputs[i].Shape));
         return result;
+    }
+
+    /// <summary>
+    /// Inside a <see cref="TensorPool{T}"/> scope, the values a stacked sweep drops go back to the pool, except
+    /// the caller's own stacks and any buffer a still pending value shares (rules may return an input's stack
+    /// itself or a view of it). Outside a scope there is nothing to recycle.
+    /// </summary>
+    private sealed class Recycler<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        private readonly TensorPool<T> _pool;
+        private readonly HashSet<T[]> _callers;
+
+        private Recycler(TensorPool<T> pool, IEnumerable<Tensor<T>> callerStacks)
+            => (_pool, _callers) = (pool, new HashSet<T[]>(callerStacks.Select(t => t.Buffer), ReferenceEqualityComparer.Instance));
+
+        public static Recycler<T>? ForSweep(IEnumerable<Tensor<T>> callerStacks)
+            => TensorPool<T>.Current is { } pool ? new Recycler<T>(pool, callerStacks) : null;
+
+        public void Release(Tensor<T> dead, IEnumerable<Tensor<T>> pending)
+        {
+            if (!_callers.Contains(dead.Buffer) && !pending.Any(t => ReferenceEquals(t.Buffer, dead.Buffer))) _pool.Return(dead);
+        }
     }
 
     /// <summary>K shared by all stacks, each checked to be [K, ...shape of its variable].</summary>

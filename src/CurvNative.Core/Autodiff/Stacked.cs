@@ -41,13 +41,9 @@ internal static class Stacked
     /// broadcasting. One item at a time, so each sum takes TensorOps' contiguous fast paths.</summary>
     public static Tensor<T> SumTo<T>(Tensor<T> stack, ReadOnlySpan<int> shape) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        int k = stack.Shape[0];
         if (stack.Shape[1..].SequenceEqual(shape)) return stack;
-        var result = Tensor<T>.Uninitialized(Shape(k, shape));
-        int len = result.Length / Math.Max(1, k);
-        for (int c = 0; c < k; c++)
-            TensorOps.SumTo(Item(stack, c), shape).Span.CopyTo(result.Span.Slice(c * len, len));
-        return result;
+        var target = shape.ToArray();
+        return FromItems(stack.Shape[0], shape, c => TensorOps.SumTo(Item(stack, c), target));
     }
 
     /// <summary>Broadcasts each item of a stack [K, ...small] to <paramref name="shape"/>.</summary>

@@ -41,29 +41,24 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     }
 
     /// <summary>A zero tensor of the given shape.</summary>
-    public static Tensor<T> Zeros(params int[] shape)
-    {
-        int n = Tensors.Shape.Size(shape);
-        if (TensorPool<T>.Rent(n) is { } reused)
-        {
-            Array.Clear(reused);
-            return new(reused, 0, (int[])shape.Clone());
-        }
-        Diagnostics.PeakMemory.Observe((long)n * Unsafe.SizeOf<T>());
-        var buffer = new T[n];
-        TensorPool<T>.Track(buffer);
-        return new(buffer, 0, (int[])shape.Clone());
-    }
+    public static Tensor<T> Zeros(params int[] shape) => new(Allocate(Tensors.Shape.Size(shape), zeroed: true), 0, (int[])shape.Clone());
 
     /// <summary>A tensor whose elements are garbage: only for kernels that overwrite every element.</summary>
-    internal static Tensor<T> Uninitialized(params int[] shape)
+    internal static Tensor<T> Uninitialized(params int[] shape) => new(Allocate(Tensors.Shape.Size(shape), zeroed: false), 0, (int[])shape.Clone());
+
+    /// <summary>Every tensor buffer comes from here: a buffer an open <see cref="TensorPool{T}"/> scope hands back,
+    /// or a new array the scope (if any) tracks and <see cref="Diagnostics.PeakMemory"/> observes.</summary>
+    private static T[] Allocate(int n, bool zeroed)
     {
-        int n = Tensors.Shape.Size(shape);
-        if (TensorPool<T>.Rent(n) is { } reused) return new(reused, 0, (int[])shape.Clone());
+        if (TensorPool<T>.Rent(n) is { } reused)
+        {
+            if (zeroed) Array.Clear(reused);
+            return reused;
+        }
         Diagnostics.PeakMemory.Observe((long)n * Unsafe.SizeOf<T>());
-        var buffer = GC.AllocateUninitializedArray<T>(n);
+        var buffer = zeroed ? new T[n] : GC.AllocateUninitializedArray<T>(n);
         TensorPool<T>.Track(buffer);
-        return new(buffer, 0, (int[])shape.Clone());
+        return buffer;
     }
 
     /// <summary>A tensor filled with one value.</summary>

@@ -180,22 +180,21 @@ public static class TensorOps
     /// (PyTorch's threshold_backward: zero where x &lt;= 0 even if g is not finite). g may also be a stack
     /// [K, ...shape of x] of K gradients; the result has g's shape.</summary>
     public static Tensor<T> ReluBackward<T>(Tensor<T> g, Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T>
-    {
-        var r = Tensor<T>.Uninitialized(g.ShapeArray);
-        ReadOnlySpan<T> xs = x.Span;
-        for (int o = 0; o < g.Length; o += xs.Length)
-            ApplyPerElement(g.Span.Slice(o, xs.Length), xs, r.Span.Slice(o, xs.Length), new ReluMask<T>());
-        return r;
-    }
+        => TimesDerivative(g, x, new ReluMask<T>());
 
     /// <summary>g * (1 - y^2): the tanh derivative applied to an upstream gradient, fused into one pass.
     /// g may also be a stack [K, ...shape of y] of K gradients; the result has g's shape.</summary>
     public static Tensor<T> TanhBackward<T>(Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+        => TimesDerivative(g, y, new TanhDerivative<T>());
+
+    /// <summary>rule(g, v) elementwise, for g of v's shape or a stack [K, ...v's shape], one item at a time.</summary>
+    private static Tensor<T> TimesDerivative<T, TRule>(Tensor<T> g, Tensor<T> v, TRule rule)
+        where T : unmanaged, IFloatingPointIeee754<T> where TRule : struct, IGradientRule<T>
     {
         var r = Tensor<T>.Uninitialized(g.ShapeArray);
-        ReadOnlySpan<T> ys = y.Span;
-        for (int o = 0; o < g.Length; o += ys.Length)
-            ApplyPerElement(g.Span.Slice(o, ys.Length), ys, r.Span.Slice(o, ys.Length), new TanhDerivative<T>());
+        ReadOnlySpan<T> vs = v.Span;
+        for (int o = 0; o < g.Length; o += vs.Length)
+            ApplyPerElement(g.Span.Slice(o, vs.Length), vs, r.Span.Slice(o, vs.Length), rule);
         return r;
     }
 

@@ -125,10 +125,11 @@ public sealed class FisherMcOperator<T> : OutputCurvatureOperator<T> where T : u
         var r = Tensor<T>.Zeros(n, c, Samples);
         var scale = T.One / T.Sqrt(T.CreateTruncating(Samples));
         var streams = SampleStreams(Seed, start, n);
+        var rs = r.Span;
         for (int m = 0; m < Samples; m++)
         {
             var g = Loss.SampledGradients(output, i => streams[i]).Span;
-            for (int s = 0; s < n * c; s++) r.Span[s * Samples + m] = scale * g[s];
+            for (int s = 0; s < n * c; s++) rs[s * Samples + m] = scale * g[s];
         }
         return WithReduction(r, output);
     }
