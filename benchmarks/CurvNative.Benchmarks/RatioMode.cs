@@ -112,6 +112,31 @@ internal static class RatioMode
 
     internal static Timing Time(Action f, int warmup, int repeats)
     {
+        Warm(f, warmup);
+        // Start each workload from an empty gen0, so one workload's garbage is not collected in another's timing.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var ts = new double[repeats];
+        var probe = Diagnostics.Start();
+        for (int i = 0; i < repeats; i++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            f();
+            ts[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
+        }
+        Console.Error.WriteLine($"ratio:   {probe.Stop(repeats)}, median {ts.Order().ElementAt(repeats / 2):F2} ms");
+        Array.Sort(ts);
+        double Q(double f) => ts[Math.Min(ts.Length - 1, (int)(f * ts.Length))];
+        return new Timing(Median(ts), Q(0.25), Q(0.75), ts[0]);
+    }
+
+    /// <summary>The median of <paramref name="sorted"/> (ascending, not empty).</summary>
+    internal static double Median(IReadOnlyList<double> sorted)
+        => sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
+
+    /// <summary>Calls <paramref name="f"/> until its timing is steady (see the comments).</summary>
+    internal static void Warm(Action f, int warmup)
+    {
         // At least W calls and one second, and then on until the JIT has compiled nothing for a quarter of a
         // second (at most 10 s): tiered compilation reaches optimized code only after call counting, an
         // instrumented tier and background recompilation, and timing before that measured 2-3x slower
@@ -131,22 +156,6 @@ internal static class RatioMode
                 && GC.CollectionCount(0) - gcs >= 2) break;
             if (elapsed >= 10) break;
         }
-        // Start each workload from an empty gen0, so one workload's garbage is not collected in another's timing.
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        var ts = new double[repeats];
-        var probe = Diagnostics.Start();
-        for (int i = 0; i < repeats; i++)
-        {
-            long t0 = Stopwatch.GetTimestamp();
-            f();
-            ts[i] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
-        }
-        Console.Error.WriteLine($"ratio:   {probe.Stop(repeats)}, median {ts.Order().ElementAt(repeats / 2):F2} ms");
-        Array.Sort(ts);
-        double Q(double f) => ts[Math.Min(ts.Length - 1, (int)(f * ts.Length))];
-        double median = ts.Length % 2 == 1 ? ts[ts.Length / 2] : (ts[ts.Length / 2 - 1] + ts[ts.Length / 2]) / 2;
-        return new Timing(median, Q(0.25), Q(0.75), ts[0]);
     }
 
     private static void MeasureTorch(RunResult run, int r, int runs, string root, string python, int threads, int warmup, int repeats)

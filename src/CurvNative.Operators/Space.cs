@@ -148,7 +148,7 @@ public sealed class Space : IEquatable<Space>
         var xs = x.Span;
         for (int b = 0; b < BlockCount; b++)
         {
-            var stack = Tensor<T>.Zeros([count, .. _blocks[b]]);
+            var stack = Tensor<T>.Uninitialized([count, .. _blocks[b]]); // every element is written below
             result[b] = stack;
             var ss = stack.Span;
             int len = _sizes[b], off = _offsets[b];

@@ -77,41 +77,37 @@ internal sealed class JacobianCore<T> where T : unmanaged, IFloatingPointIeee754
     /// <summary>J X over all batches, columns in stacked chunks (one JVP sweep per batch and chunk).</summary>
     public Tensor<T> Jv(Tensor<T> x)
     {
-        int k = x.Shape[1], c = OutputsPerSample;
-        var y = Tensor<T>.Zeros(Data.Count * c, k);
+        int k = x.Shape[1];
+        var y = Tensor<T>.Zeros(Data.Count * OutputsPerSample, k);
         int start = 0;
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
-            int len = f.Length;
+            var (rows, space) = BatchRows(y, start, f);
             foreach (var (c0, kc) in CurvatureOperator<T>.ColumnChunks(k, [f]))
-            {
-                var jv = Autograd.JvpStacked([f], Leaves, ParameterSpace.SplitColumns(x, c0, kc))[0].Span;
-                for (int col = 0; col < kc; col++)
-                    for (int i = 0; i < len; i++) y.Span[(start * c + i) * k + c0 + col] = jv[col * len + i];
-            }
+                space.AddColumns(rows, c0, Autograd.JvpStacked([f], Leaves, ParameterSpace.SplitColumns(x, c0, kc)), T.One);
             start += batch.Count;
         }
         return y;
     }
 
+    /// <summary>The rows of an output-space matrix m [N outputs, K] that belong to the batch of samples
+    /// start .. with outputs f, as a view, and the space of that batch's outputs.</summary>
+    private (Tensor<T> Rows, Space Space) BatchRows(Tensor<T> m, int start, Var<T> f)
+        => (m.View(start * OutputsPerSample * m.Shape[1], [f.Length, m.Shape[1]]), new Space([f.Value.ShapeArray]));
+
     /// <summary>J^T U over all batches, columns in stacked chunks (one VJP sweep per batch and chunk).</summary>
     public Tensor<T> JTu(Tensor<T> u)
     {
-        int k = u.Shape[1], c = OutputsPerSample;
+        int k = u.Shape[1];
         var y = Tensor<T>.Zeros(ParameterSpace.Dimension, k);
         int start = 0;
         foreach (var batch in Data.Batches(Options.BatchSize))
         {
             var f = Model.Forward(Var<T>.Constant(batch.X));
-            int len = f.Length;
+            var (rows, space) = BatchRows(u, start, f);
             foreach (var (c0, kc) in CurvatureOperator<T>.ColumnChunks(k, [f]))
-            {
-                var seed = Tensor<T>.Zeros([kc, .. f.Value.ShapeArray]);
-                for (int col = 0; col < kc; col++)
-                    for (int i = 0; i < len; i++) seed.Span[col * len + i] = u.Span[(start * c + i) * k + c0 + col];
-                ParameterSpace.AddColumns(y, c0, Autograd.GradStacked(f, Leaves, seed), T.One);
-            }
+                ParameterSpace.AddColumns(y, c0, Autograd.GradStacked(f, Leaves, space.SplitColumns(rows, c0, kc)[0]), T.One);
             start += batch.Count;
         }
         return y;

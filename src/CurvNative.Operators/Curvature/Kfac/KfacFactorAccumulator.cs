@@ -34,9 +34,16 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
         public long GradientRows;
     }
 
+    private readonly long? _expectedSamples;
+
     public KfacFactorAccumulator(IReadOnlyList<KfacLayer<T>> layers, KfacApproximation approximation)
+        : this(layers, approximation, expectedSamples: null) { }
+
+    /// <summary>With the number of samples known in advance (KfacOperator's own passes), each batch's input Gram
+    /// is scaled by 1/(N S) inside its SYRK, so the factors need no scaling pass at the end.</summary>
+    internal KfacFactorAccumulator(IReadOnlyList<KfacLayer<T>> layers, KfacApproximation approximation, long? expectedSamples)
     {
-        Layers = layers; Approximation = approximation;
+        Layers = layers; Approximation = approximation; _expectedSamples = expectedSamples;
         foreach (var l in layers) _states[l] = new State(l.FactorInDim, l.OutDim);
     }
 
@@ -56,11 +63,17 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
         int shared = layer.InputShared(input, Approximation);
         if (s.Shared >= 0 && s.Shared != shared)
             throw new ArgumentException($"Layer {layer}: inputs with {shared} shared positions after batches with {s.Shared}; the spatial size must not change.");
-        layer.AddInputGram(input, Approximation, s.HasA ? T.One : T.Zero, s.A.Span);
+        layer.AddInputGram(input, Approximation, T.One / T.CreateTruncating(Prescale(shared)), s.HasA ? T.One : T.Zero, s.A.Span);
         s.HasA = true;
         s.Shared = shared;
         s.Samples += input.Shape[0];
     }
+
+    /// <summary>What each input Gram is divided by as it is added: N S when N is known in advance, else 1.</summary>
+    private double Prescale(int shared) => _expectedSamples is { } n ? (double)n * Math.Max(1, shared) : 1;
+
+    /// <summary>The scale that turns the accumulated A into 1/(N S) sum a a^T: exactly 1 when the samples came as expected.</summary>
+    private static T InputScale(State s, double prescale) => T.CreateTruncating(prescale / ((double)s.Samples * Math.Max(1, s.Shared)));
 
     /// <summary>Adds scale * sum_rows g g^T for a batch of gradients with respect to the layer's output.</summary>
     public void AddOutputGradient(KfacLayer<T> layer, Tensor<T> gradOutput, T scale)
@@ -99,8 +112,9 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     {
         fixed (T* ps = src) fixed (T* pd = dst)
         {
-            for (int i = 0; i < n; i++)
-                TensorPrimitives.Multiply(new ReadOnlySpan<T>(ps + (long)i * n + i, n - i), scale, new Span<T>(pd + (long)i * n + i, n - i));
+            if (scale != T.One || ps != pd)
+                for (int i = 0; i < n; i++)
+                    TensorPrimitives.Multiply(new ReadOnlySpan<T>(ps + (long)i * n + i, n - i), scale, new Span<T>(pd + (long)i * n + i, n - i));
             if (typeof(T) == typeof(float) && Avx.IsSupported) MirrorAvx((float*)pd, n);
             else MirrorTiled(pd, n);
         }
@@ -181,7 +195,7 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     {
         var s = StateOf(layer);
         if (s.Samples == 0 || !s.HasA) throw new InvalidOperationException($"Layer {layer} received no inputs: was it used in the forward passes?");
-        SymmetrizeInPlace(s.A, T.One / T.CreateTruncating((double)s.Samples * Math.Max(1, s.Shared)));
+        SymmetrizeInPlace(s.A, InputScale(s, Prescale(s.Shared)));
         if (s.HasG) SymmetrizeInPlace(s.G, T.One);
         else s.G.Span.Clear();
         s.Taken = true;
@@ -193,7 +207,7 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     {
         var s = StateOf(layer);
         if (s.Samples == 0 || !s.HasA) throw new InvalidOperationException($"Layer {layer} received no inputs: was it used in the forward passes?");
-        var a = Symmetrized(s.A, T.One / T.CreateTruncating((double)s.Samples * Math.Max(1, s.Shared)));
+        var a = Symmetrized(s.A, InputScale(s, Prescale(s.Shared)));
         var g = s.HasG ? Symmetrized(s.G, T.One) : Tensor<T>.Zeros(layer.OutDim, layer.OutDim);
         return (a, g);
     }

@@ -113,9 +113,9 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// the upper triangle of <paramref name="c"/> [FactorInDim, FactorInDim] without materialising the rows:
     /// a convolution's patches are unfolded chunk by chunk inside the native kernel, KFAC-reduce sums them
     /// from the input directly, and the ones coordinate contributes the row sums and the row count.
-    /// <paramref name="beta"/> = 0 overwrites the upper triangle (1 accumulates); S is <see cref="InputShared"/>'s.
+    /// Adds alpha times the Gram; <paramref name="beta"/> = 0 overwrites the upper triangle (1 accumulates); S is <see cref="InputShared"/>'s.
     /// </summary>
-    internal void AddInputGram(Tensor<T> x, KfacApproximation approx, T beta, Span<T> c)
+    internal void AddInputGram(Tensor<T> x, KfacApproximation approx, T alpha, T beta, Span<T> c)
     {
         int n = x.Shape[0], d = InDim, m = FactorInDim;
         if (Module is Conv2d<T> conv)
@@ -124,13 +124,13 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             int positions = g.OutHeight * g.OutWidth;
             if (approx == KfacApproximation.Expand || positions == 1)
             {
-                NativeKernels.UnfoldGram(g, x.Span, T.One, beta, Joint, c, m);
+                NativeKernels.UnfoldGram(g, x.Span, alpha, beta, Joint, c, m);
                 return;
             }
             var sums = GC.AllocateUninitializedArray<T>(n * d);
             NativeKernels.UnfoldSum(g, x.Span, sums);
             TensorPrimitives.Multiply(sums, T.One / T.CreateTruncating(positions), sums); // mean over positions
-            AddRowsGram(sums, n, d, T.One, beta, Joint, c, m);
+            AddRowsGram(sums, n, d, alpha, beta, Joint, c, m);
             return;
         }
         int shared = n == 0 ? 1 : x.Length / (n * d);
@@ -138,10 +138,10 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             var means = SumRows(x.Span, n, shared, d);
             TensorPrimitives.Multiply(means, T.One / T.CreateTruncating(shared), means);
-            AddRowsGram(means, n, d, T.One, beta, Joint, c, m);
+            AddRowsGram(means, n, d, alpha, beta, Joint, c, m);
             return;
         }
-        AddRowsGram(x.Span, n * shared, d, T.One, beta, Joint, c, m);
+        AddRowsGram(x.Span, n * shared, d, alpha, beta, Joint, c, m);
     }
 
     /// <summary>Adds scale * the batch's sum over output-gradient rows of g g^T (rows as <see cref="GradientRows"/>)

@@ -5,6 +5,7 @@ using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
 using CurvNative.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 
 namespace CurvNative.Operators.Curvature.Kfac;
 
@@ -111,7 +112,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
 
     internal static KfacFactorAccumulator<T> Accumulate(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
     {
-        var acc = new KfacFactorAccumulator<T>(layers, options.Approximation);
+        var acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
         int start = 0;
         foreach (var batch in data.Batches(options.BatchSize))
         {
@@ -182,14 +183,13 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         // All seeds of a chunk in one stacked backward sweep (type-2: the C columns of the loss Hessian's
         // factor); item c of a layer's stack is the gradient for seed c, so a chunk of kc seeds over n
         // samples is one gradient batch of kc n rows for G.
-        var seeds = OutputGradients(loss, f.Value, batch.Y, start, total, options).ToList();
+        var (seedCount, writeSeed) = OutputGradients(loss, f.Value, batch.Y, start, total, options);
         // The sweeps of successive chunks have the same shapes: each reuses the buffers of the one before.
         using var pool = TensorPool<T>.Enter();
-        foreach (var (c0, count) in CurvatureOperator<T>.ColumnChunks(seeds.Count, [f]))
+        foreach (var (c0, count) in CurvatureOperator<T>.ColumnChunks(seedCount, [f]))
         {
-            var chunk = seeds.GetRange(c0, count);
-            var stack = Tensor<T>.Uninitialized([chunk.Count, .. f.Value.ShapeArray]);
-            for (int c = 0; c < chunk.Count; c++) chunk[c].Span.CopyTo(stack.Span.Slice(c * f.Length, f.Length));
+            var stack = Tensor<T>.Uninitialized([count, .. f.Value.ShapeArray]);
+            for (int c = 0; c < count; c++) writeSeed(c0 + c, stack.Span.Slice(c * f.Length, f.Length));
             var grads = Autograd.GradStacked(f, outputs, stack);
             for (int i = 0; i < layers.Count; i++)
             {
@@ -202,9 +202,10 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         }
     }
 
-    /// <summary>The vectors to backpropagate from the model output, shaped like the output and
-    /// scaled so that G = sum over them of the backpropagated outer products.</summary>
-    private static IEnumerable<Tensor<T>> OutputGradients(Loss<T> loss, Tensor<T> f, Targets<T> y, int start, int total, KfacOptions options)
+    /// <summary>The number of vectors to backpropagate from the model output, and how to write vector c (shaped like
+    /// the output, flattened) into a span: scaled so that G = sum over them of the backpropagated outer products.
+    /// Written in order c = 0, 1, ... (the Monte-Carlo draws continue each sample's stream).</summary>
+    private static (int Count, SpanWriter Write) OutputGradients(Loss<T> loss, Tensor<T> f, Targets<T> y, int start, int total, KfacOptions options)
     {
         int n = f.Shape[0], c = n == 0 ? 0 : f.Length / n;
         var sqrtC = T.Sqrt(T.CreateTruncating(loss.ReductionFactor(total, c)));
@@ -214,35 +215,29 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
             {
                 var r = loss.SampleHessianSqrt(f, y);
                 int k = r.Shape[2];
-                for (int col = 0; col < k; col++)
-                {
-                    var g = Tensor<T>.Uninitialized(f.ShapeArray);
-                    Gather(r, g, k, col, sqrtC);
-                    yield return g;
-                }
-                break;
+                return (k, (col, dst) => Gather(r, dst, k, col, sqrtC));
             }
             case FisherType.MonteCarlo:
             {
                 var scale = sqrtC / T.Sqrt(T.CreateTruncating(options.McSamples));
                 var streams = FisherMcOperator<T>.SampleStreams(options.Seed, start, n);
-                for (int m = 0; m < options.McSamples; m++)
-                    yield return TensorOps.Affine(loss.SampledGradients(f, i => streams[i]), scale, T.Zero).Reshape(f.ShapeArray);
-                break;
+                return (options.McSamples, (_, dst) => TensorPrimitives.Multiply(loss.SampledGradients(f, i => streams[i]).Span, scale, dst));
             }
             case FisherType.Empirical:
-                yield return TensorOps.Affine(loss.SampleGradients(f, y), sqrtC, T.Zero).Reshape(f.ShapeArray);
-                break;
+                return (1, (_, dst) => TensorPrimitives.Multiply(loss.SampleGradients(f, y).Span, sqrtC, dst));
+            default:
+                throw new ArgumentOutOfRangeException(nameof(options), $"Fisher type {options.FisherType} backpropagates no vectors.");
         }
     }
 
+    private delegate void SpanWriter(int index, Span<T> destination);
+
     /// <summary>g[i] = scale * r[i * k + col]: column col of the loss Hessian's factor as one seed (spans taken
     /// once: the property per element made the ten type-2 seeds of the MLP benchmark cost ~0.2 ms).</summary>
-    private static void Gather(Tensor<T> r, Tensor<T> g, int k, int col, T scale)
+    private static void Gather(Tensor<T> r, Span<T> g, int k, int col, T scale)
     {
         ReadOnlySpan<T> rs = r.Span;
-        var gs = g.Span;
-        for (int i = 0; i < gs.Length; i++) gs[i] = scale * rs[i * k + col];
+        for (int i = 0; i < g.Length; i++) g[i] = scale * rs[i * k + col];
     }
 
     // ------------------------------------------------------------------ products
