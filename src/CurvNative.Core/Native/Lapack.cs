@@ -64,10 +64,9 @@ internal static unsafe partial class Lapack
                 liwork = Math.Max(iworkQuery, computeVectors ? 3 + 5 * n : 1);
                 // Native workspace: 2n^2 elements exceed a GC region from n ~ 2000 (float), and a large-object
                 // allocation per decomposition forced a full blocking collection each time.
-                var pwork = (double*)NativeMemory.Alloc((nuint)lwork, (nuint)sizeof(double));
-                var piwork = (int*)NativeMemory.Alloc((nuint)liwork, sizeof(int));
-                try { Dsyevd(&jobz, &uplo, &nn, (double*)pa, &lda, (double*)pw, pwork, &lwork, piwork, &liwork, &info, 1, 1); }
-                finally { NativeMemory.Free(pwork); NativeMemory.Free(piwork); }
+                using (var work = new ScratchBuffer<double>((nuint)lwork))
+                using (var iwork = new ScratchBuffer<int>((nuint)liwork))
+                    Dsyevd(&jobz, &uplo, &nn, (double*)pa, &lda, (double*)pw, work.Pointer, &lwork, iwork.Pointer, &liwork, &info, 1, 1);
                 ThrowOnInfo("dsyevd_", info);
             }
             else if (typeof(T) == typeof(float))
@@ -79,10 +78,9 @@ internal static unsafe partial class Lapack
                 liwork = Math.Max(iworkQuery, computeVectors ? 3 + 5 * n : 1);
                 // Native workspace: 2n^2 elements exceed a GC region from n ~ 2000 (float), and a large-object
                 // allocation per decomposition forced a full blocking collection each time.
-                var pwork = (float*)NativeMemory.Alloc((nuint)lwork, (nuint)sizeof(float));
-                var piwork = (int*)NativeMemory.Alloc((nuint)liwork, sizeof(int));
-                try { Ssyevd(&jobz, &uplo, &nn, (float*)pa, &lda, (float*)pw, pwork, &lwork, piwork, &liwork, &info, 1, 1); }
-                finally { NativeMemory.Free(pwork); NativeMemory.Free(piwork); }
+                using (var work = new ScratchBuffer<float>((nuint)lwork))
+                using (var iwork = new ScratchBuffer<int>((nuint)liwork))
+                    Ssyevd(&jobz, &uplo, &nn, (float*)pa, &lda, (float*)pw, work.Pointer, &lwork, iwork.Pointer, &liwork, &info, 1, 1);
                 ThrowOnInfo("ssyevd_", info);
             }
             else throw Unsupported<T>();

@@ -1,5 +1,4 @@
 using System.Numerics;
-using System.Runtime.Intrinsics.X86;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CurvNative.Native;
 using CurvNative.NN.Losses;
@@ -94,7 +93,7 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <summary>scale * the symmetric matrix whose upper triangle <paramref name="upper"/> holds, in one new
-    /// tensor and one pass (64 x 64 tiles, so the mirrored writes stay in cache).</summary>
+    /// tensor and one pass.</summary>
     private static Tensor<T> Symmetrized(Tensor<T> upper, T scale)
     {
         int n = upper.Shape[0];
@@ -104,10 +103,8 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <summary>dst = scale * the symmetric matrix whose upper triangle is src's (both [n, n]; dst may be src):
-    /// the upper triangle is scaled row by row, then mirrored. In float32 with AVX the mirror moves 8 x 8 blocks
-    /// through registers (a per-element loop made symmetrisation ~7% of the MLP's KFAC construction); otherwise
-    /// 32 x 32 tiles go through a 4 KB buffer, because writing the mirror column by column strides by n, and for
-    /// n near a multiple of 1024 (the CNN's 2049) all those lines fall in a few L1 sets.</summary>
+    /// the upper triangle is scaled row by row, then mirrored (<see cref="SquareMatrix.MirrorUpper"/>; a per-element
+    /// loop made symmetrisation ~7% of the MLP's KFAC construction).</summary>
     private static unsafe void Symmetrize(ReadOnlySpan<T> src, Span<T> dst, int n, T scale)
     {
         fixed (T* ps = src) fixed (T* pd = dst)
@@ -115,68 +112,8 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
             if (scale != T.One || ps != pd)
                 for (int i = 0; i < n; i++)
                     TensorPrimitives.Multiply(new ReadOnlySpan<T>(ps + (long)i * n + i, n - i), scale, new Span<T>(pd + (long)i * n + i, n - i));
-            if (typeof(T) == typeof(float) && Avx.IsSupported) MirrorAvx((float*)pd, n);
-            else MirrorTiled(pd, n);
+            SquareMatrix.MirrorUpper(pd, n);
         }
-    }
-
-    /// <summary>Copies the strict upper triangle of m [n, n] onto its lower triangle through 32 x 32 tiles.</summary>
-    private static unsafe void MirrorTiled(T* m, int n)
-    {
-        const int tile = 32;
-        T* buffer = stackalloc T[tile * tile];
-        for (int ib = 0; ib < n; ib += tile)
-        {
-            int ie = Math.Min(ib + tile, n);
-            for (int jb = ib; jb < n; jb += tile)
-            {
-                int je = Math.Min(jb + tile, n);
-                for (int i = ib; i < ie; i++)
-                    for (int j = Math.Max(jb, i + 1); j < je; j++) buffer[(j - jb) * tile + (i - ib)] = m[(long)i * n + j];
-                for (int j = jb; j < je; j++)
-                {
-                    int count = Math.Min(ie, j) - ib;
-                    if (count > 0) new ReadOnlySpan<T>(buffer + (j - jb) * tile, count).CopyTo(new Span<T>(m + (long)j * n + ib, count));
-                }
-            }
-        }
-    }
-
-    /// <summary>As <see cref="MirrorTiled"/> for float32: full 8 x 8 blocks above the diagonal are transposed in
-    /// AVX registers into their mirror; diagonal blocks and the ragged edge go element by element.</summary>
-    private static unsafe void MirrorAvx(float* m, int n)
-    {
-        int full = n & ~7;
-        for (int ib = 0; ib < full; ib += 8)
-        {
-            for (int jb = ib + 8; jb < full; jb += 8)
-            {
-                float* a = m + (long)ib * n + jb;
-                var r0 = Avx.LoadVector256(a); var r1 = Avx.LoadVector256(a + n);
-                var r2 = Avx.LoadVector256(a + 2L * n); var r3 = Avx.LoadVector256(a + 3L * n);
-                var r4 = Avx.LoadVector256(a + 4L * n); var r5 = Avx.LoadVector256(a + 5L * n);
-                var r6 = Avx.LoadVector256(a + 6L * n); var r7 = Avx.LoadVector256(a + 7L * n);
-                var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
-                var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
-                var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
-                var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
-                var s0 = Avx.Shuffle(t0, t2, 0x44); var s1 = Avx.Shuffle(t0, t2, 0xEE);
-                var s2 = Avx.Shuffle(t1, t3, 0x44); var s3 = Avx.Shuffle(t1, t3, 0xEE);
-                var s4 = Avx.Shuffle(t4, t6, 0x44); var s5 = Avx.Shuffle(t4, t6, 0xEE);
-                var s6 = Avx.Shuffle(t5, t7, 0x44); var s7 = Avx.Shuffle(t5, t7, 0xEE);
-                float* b = m + (long)jb * n + ib;
-                Avx.Store(b, Avx.Permute2x128(s0, s4, 0x20)); Avx.Store(b + n, Avx.Permute2x128(s1, s5, 0x20));
-                Avx.Store(b + 2L * n, Avx.Permute2x128(s2, s6, 0x20)); Avx.Store(b + 3L * n, Avx.Permute2x128(s3, s7, 0x20));
-                Avx.Store(b + 4L * n, Avx.Permute2x128(s0, s4, 0x31)); Avx.Store(b + 5L * n, Avx.Permute2x128(s1, s5, 0x31));
-                Avx.Store(b + 6L * n, Avx.Permute2x128(s2, s6, 0x31)); Avx.Store(b + 7L * n, Avx.Permute2x128(s3, s7, 0x31));
-            }
-            // The diagonal block.
-            for (int i = ib; i < ib + 8; i++)
-                for (int j = i + 1; j < ib + 8; j++) m[(long)j * n + i] = m[(long)i * n + j];
-        }
-        // Columns at or past `full` (rows below them) and the corner.
-        for (int i = 0; i < n; i++)
-            for (int j = Math.Max(full, i + 1); j < n; j++) m[(long)j * n + i] = m[(long)i * n + j];
     }
 
     /// <summary>Makes the upper triangle of m [n, n] a full symmetric matrix scaled by <paramref name="scale"/>, in place.</summary>
