@@ -174,4 +174,47 @@ public class LapackTests
                     r[i * k + j] += a[i * n + t] * x[t * k + j];
         return r;
     }
+
+    /// <summary>Orders whose syevd workspace (1 + 6n + 2n^2 elements) crosses the 4 MB from which it is mapped with huge
+    /// pages (float: n ~ 720; double: n ~ 510): the decomposition must still satisfy A v = lambda v and V^T V = I.</summary>
+    [Theory]
+    [InlineData(300, false)]
+    [InlineData(800, false)]
+    [InlineData(600, true)]
+    public void SyevdWithMappedWorkspace(int n, bool inDouble)
+    {
+        var rng = new Random(n);
+        var a = new double[n * n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j <= i; j++) a[i * n + j] = a[j * n + i] = rng.NextDouble() - 0.5;
+        double[] v, w;
+        if (inDouble)
+        {
+            v = (double[])a.Clone(); w = new double[n];
+            Lapack.SymmetricEigen<double>(n, v, w);
+        }
+        else
+        {
+            var vf = a.Select(x => (float)x).ToArray(); var wf = new float[n];
+            Lapack.SymmetricEigen<float>(n, vf, wf);
+            v = vf.Select(x => (double)x).ToArray(); w = wf.Select(x => (double)x).ToArray();
+        }
+        double tol = inDouble ? 1e-10 : 1e-3, worst = 0;
+        for (int e = 0; e < n; e += 37) // row e of v is the eigenvector of w[e]
+        {
+            for (int i = 0; i < n; i++)
+            {
+                double av = 0;
+                for (int t = 0; t < n; t++) av += a[i * n + t] * v[e * n + t];
+                worst = Math.Max(worst, Math.Abs(av - w[e] * v[e * n + i]));
+            }
+            for (int f = 0; f < n; f += 53)
+            {
+                double dot = 0;
+                for (int t = 0; t < n; t++) dot += v[e * n + t] * v[f * n + t];
+                worst = Math.Max(worst, Math.Abs(dot - (e == f ? 1 : 0)));
+            }
+        }
+        Assert.True(worst < tol, $"n = {n}: residual {worst:E2} over tolerance {tol:E0}.");
+    }
 }
