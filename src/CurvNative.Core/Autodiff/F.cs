@@ -243,16 +243,12 @@ public static partial class F
 
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> u, bool[] needs)
         {
-            var g = node.Inputs[0]; var y = node.Inputs[1];
-            return [needs[0] ? TanhBackward(u, y.Value) : null, needs[1] ? Binary(u, DyFactor(g, y).Value, BinaryKind.Multiply) : null];
+            var g = node.Inputs[0].Value; var y = node.Inputs[1].Value;
+            return [needs[0] ? TanhBackward(u, y) : null, needs[1] ? TanhBackwardTangent(null, u, g, y) : null];
         }
 
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t)
-        {
-            var g = node.Inputs[0]; var y = node.Inputs[1];
-            return Stacked.Sum2(t[0] is { } tg ? TanhBackward(tg, y.Value) : null,
-                t[1] is { } ty ? Binary(ty, DyFactor(g, y).Value, BinaryKind.Multiply) : null);
-        }
+            => TanhBackwardTangent(t[0], t[1], node.Inputs[0].Value, node.Inputs[1].Value);
     }
 
     // ================================================================ broadcast, reduce, reshape

@@ -187,6 +187,50 @@ public static class TensorOps
     public static Tensor<T> TanhBackward<T>(Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
         => TimesDerivative(g, y, new TanhDerivative<T>());
 
+    /// <summary>
+    /// The tangent of tanh's backward g (1 - y^2) along a tangent tg of g and ty of y: tg (1 - y^2) + ty (-2 g y), in one
+    /// pass instead of five (a Hessian-vector product runs it for every tanh layer). tg and ty are stacks
+    /// [K, ...shape of y] (either may be null, not both); g and y have y's shape. Rounds as the unfused expression.
+    /// </summary>
+    public static Tensor<T> TanhBackwardTangent<T>(Tensor<T>? tg, Tensor<T>? ty, Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var like = tg ?? ty ?? throw new ArgumentException("TanhBackwardTangent needs a tangent of g or of y.");
+        var r = Tensor<T>.Uninitialized(like.ShapeArray);
+        int len = y.Length;
+        for (int o = 0; o < r.Length; o += len)
+            TanhTangentItem(tg is null ? default : tg.Span.Slice(o, len), ty is null ? default : ty.Span.Slice(o, len), g.Span, y.Span, r.Span.Slice(o, len));
+        return r;
+    }
+
+    /// <summary>One item of <see cref="TanhBackwardTangent"/>; an empty tangent span stands for a zero tangent.</summary>
+    private static void TanhTangentItem<T>(ReadOnlySpan<T> tg, ReadOnlySpan<T> ty, ReadOnlySpan<T> g, ReadOnlySpan<T> y, Span<T> d)
+        where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        bool hasG = !tg.IsEmpty, hasY = !ty.IsEmpty;
+        ref T tgr = ref MemoryMarshal.GetReference(tg), tyr = ref MemoryMarshal.GetReference(ty);
+        ref T gr = ref MemoryMarshal.GetReference(g), yr = ref MemoryMarshal.GetReference(y), dr = ref MemoryMarshal.GetReference(d);
+        T minusTwo = -T.CreateTruncating(2);
+        nuint n = (nuint)d.Length, i = 0;
+        if (Vector.IsHardwareAccelerated)
+        {
+            var m2 = new Vector<T>(minusTwo);
+            for (; i + (nuint)Vector<T>.Count <= n; i += (nuint)Vector<T>.Count)
+            {
+                var yv = Vector.LoadUnsafe(ref yr, i);
+                var a = hasG ? Vector.LoadUnsafe(ref tgr, i) * (Vector<T>.One - yv * yv) : Vector<T>.Zero;
+                var b = hasY ? Vector.LoadUnsafe(ref tyr, i) * (Vector.LoadUnsafe(ref gr, i) * yv * m2) : Vector<T>.Zero;
+                (hasG && hasY ? a + b : hasG ? a : b).StoreUnsafe(ref dr, i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            T yv = Unsafe.Add(ref yr, i);
+            T a = hasG ? Unsafe.Add(ref tgr, i) * (T.One - yv * yv) : T.Zero;
+            T b = hasY ? Unsafe.Add(ref tyr, i) * (Unsafe.Add(ref gr, i) * yv * minusTwo) : T.Zero;
+            Unsafe.Add(ref dr, i) = hasG && hasY ? a + b : hasG ? a : b;
+        }
+    }
+
     /// <summary>rule(g, v) elementwise, for g of v's shape or a stack [K, ...v's shape], one item at a time.</summary>
     private static Tensor<T> TimesDerivative<T, TRule>(Tensor<T> g, Tensor<T> v, TRule rule)
         where T : unmanaged, IFloatingPointIeee754<T> where TRule : struct, IGradientRule<T>
