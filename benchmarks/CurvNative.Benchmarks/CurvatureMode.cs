@@ -97,7 +97,10 @@ internal static class CurvatureMode
             rows.Add(Product($"{name} GGN-vector product", "ggn", flops.GgnVector, 2.0,
                 torch is null ? "" : $"PyTorch JVP+VJP {Fmt(torch.Ggn)} ms, ours/PyTorch {t.Median("ggn") / torch.Ggn:F2}"));
             rows.Add(Product($"{name} KFAC construction (mc)", "mc", flops.KfacConstruction(1), 1.5));
-            rows.Add(Product($"{name} KFAC construction (type-2, 10 classes)", "t2", flops.KfacConstruction(10), 3.0));
+            // Type-2 backpropagates the columns of the loss Hessian's factor: C - 1 = 9 for cross-entropy over 10 classes.
+            var first = data.Batches().First();
+            int t2Columns = loss.SampleHessianSqrt(model.Forward(Autodiff.Var<float>.Constant(first.X)).Value, first.Y).Shape[2];
+            rows.Add(Product($"{name} KFAC construction (type-2, 10 classes: {t2Columns} columns)", "t2", flops.KfacConstruction(t2Columns), 3.0));
             // Roofline: the matvec's floor is its FLOPs at the sgemm rate or its bytes (factors read once, vector in
             // and out) at the read bandwidth, whichever is longer; the CNN's 2049 x 2049 A makes it bandwidth-bound.
             double kfacMv = t.Median("kmv"), kfacBytes = KfacMatvecBytes(kfac);

@@ -16,7 +16,8 @@ namespace CurvNative.Benchmarks;
 ///   gradient 2m): 4m for the first layer, 9m for the others;</item>
 /// <item>GGN-vector product: forward, JVP (first layer m, others 2m) and VJP (weight and input gradients):
 ///   3m for the first layer, 5m for the others;</item>
-/// <item>KFAC construction: forward, K backpropagations to the layer outputs (K = 1 for mc, C for type-2;
+/// <item>KFAC construction: forward, K backpropagations to the layer outputs (K = 1 for mc; for type-2 the columns
+///   of the loss Hessian's factor, C - 1 for cross-entropy;
 ///   input gradients of all layers but the first), and the SYRKs of A (rows x D(D+1)/2) and G
 ///   (K rows x O(O+1)/2).</item>
 /// </list>

@@ -52,7 +52,7 @@ public sealed class Tensor<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (TensorPool<T>.Rent(n) is { } reused)
         {
-            if (zeroed) Array.Clear(reused);
+            if (zeroed) Array.Clear(reused, 0, n);
             return reused;
         }
         Diagnostics.PeakMemory.Observe((long)n * Unsafe.SizeOf<T>());

@@ -52,13 +52,20 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
         return t_current = new TensorPool<T>(outer, Math.Max(1, minLength ?? outer?._minLength ?? DefaultMinLength), poison ?? outer?._poison ?? false);
     }
 
-    /// <summary>A returned buffer of exactly <paramref name="length"/> elements (contents arbitrary), or
-    /// null when the current scope has none; called by the tensor factories.</summary>
+    /// <summary>A returned buffer of at least <paramref name="length"/> and at most twice as many elements (the
+    /// shortest there is; contents arbitrary), or null when the current scope has none; called by the tensor
+    /// factories, whose tensor then covers the buffer's first <paramref name="length"/> elements. Not exactly the
+    /// length: a last chunk of fewer columns (9 type-2 seeds in chunks of 5 and 4) reuses the first chunk's buffers.</summary>
     internal static T[]? Rent(int length)
     {
         var pool = t_current;
-        if (pool is null || length < pool._minLength || !pool._byLength.TryGetValue(length, out var stack) || stack.Count == 0) return null;
-        var buffer = stack.Pop();
+        if (pool is null || length < pool._minLength) return null;
+        Stack<T[]>? best = null;
+        int bestLength = int.MaxValue;
+        foreach (var (l, stack) in pool._byLength)
+            if (l >= length && l / 2 <= length && l < bestLength && stack.Count > 0) (best, bestLength) = (stack, l);
+        if (best is null) return null;
+        var buffer = best.Pop();
         pool._free.Remove(buffer);
         return buffer;
     }

@@ -38,7 +38,8 @@ public abstract class Loss<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>d^2 l_n / d f_n^2 per sample, shape [N, C, C].</summary>
     public abstract Tensor<T> SampleHessian(Tensor<T> output, Targets<T> target);
 
-    /// <summary>R_n [N, C, K] with R_n R_n^T = d^2 l_n / d f_n^2 (K = C for these losses).</summary>
+    /// <summary>R_n [N, C, K] with R_n R_n^T = d^2 l_n / d f_n^2 (K = C for MSE and BCE; C - 1, the Hessian's rank,
+    /// for cross-entropy).</summary>
     public abstract Tensor<T> SampleHessianSqrt(Tensor<T> output, Targets<T> target);
 
     /// <summary>d l_n / d f_n per sample, shape [N, C] (the empirical Fisher's vectors).</summary>

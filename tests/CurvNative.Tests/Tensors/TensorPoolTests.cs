@@ -19,6 +19,26 @@ public class TensorPoolTests
         Assert.All(b.Span.ToArray(), x => Assert.Equal(0f, x));
     }
 
+    /// <summary>A shorter request takes the shortest returned buffer that is at most twice as long, and its tensor
+    /// covers only the requested elements (zeroed there); nothing over twice as long is handed out.</summary>
+    [Fact]
+    public void ShorterRequestsTakeTheShortestBufferUpToTwiceTheirLength()
+    {
+        using var pool = TensorPool<float>.Enter(minLength: 1);
+        var five = Tensor<float>.Full(3f, 5, 100);
+        var six = Tensor<float>.Full(3f, 6, 100);
+        var nine = Tensor<float>.Full(3f, 9, 100);
+        foreach (var t in new[] { nine, six, five }) pool.Return(t);
+        var four = Tensor<float>.Zeros(4, 100);
+        Assert.Same(five.Buffer, four.Buffer);
+        Assert.Equal(400, four.Span.Length);
+        Assert.All(four.Span.ToArray(), x => Assert.Equal(0f, x));
+        Assert.Equal(3f, five.Buffer[450]); // past the tensor: untouched
+        Assert.Same(six.Buffer, Tensor<float>.Uninitialized(4, 100).Buffer);
+        Assert.NotSame(nine.Buffer, Tensor<float>.Uninitialized(4, 100).Buffer); // 900 > 2 x 400
+        Assert.Same(nine.Buffer, Tensor<float>.Uninitialized(9, 100).Buffer);
+    }
+
     [Fact]
     public void BuffersBornOutsideTheScopeOrTooSmallAreNeverReused()
     {
