@@ -138,11 +138,14 @@ public static class Autograd
             bool dies = !wrtSet.Contains(node.Output);
             if (dies) grads.Remove(node.Output);
             var needs = Needs(node, wrtSet, needed);
-            var inputGrads = node.Primitive.VjpStacked(node, g, needs);
+            // A dying cotangent nothing else holds becomes its one input's gradient, overwritten in place where the rule can.
+            bool inPlace = dies && recycler is not null && needs.Length == 1 && needs[0]
+                && recycler.Owns(g, grads.Values) && node.Primitive.TryVjpStackedInPlace(node, g);
+            var inputGrads = inPlace ? [g] : node.Primitive.VjpStacked(node, g, needs);
             for (int i = 0; i < needs.Length; i++)
                 if (needs[i] && inputGrads[i] is { } gi) AccumulateStacked(grads, node.Inputs[i], gi, dead);
             if (recycler is null) continue;
-            if (dies) dead!.Add(g);
+            if (dies && !inPlace) dead!.Add(g);
             // Returned only now, after all of the node's input gradients are accumulated: rules may return g
             // itself or views of it.
             foreach (var d in dead!) recycler.Release(d, grads.Values);
@@ -218,8 +221,13 @@ public static class Autograd
 
         public void Release(Tensor<T> dead, IEnumerable<Tensor<T>> pending)
         {
-            if (!_callers.Contains(dead.Buffer) && !pending.Any(t => ReferenceEquals(t.Buffer, dead.Buffer))) _pool.Return(dead);
+            if (Owns(dead, pending)) _pool.Return(dead);
         }
+
+        /// <summary>Whether the sweep alone holds t's buffer: born in the pool's scope, not a caller's stack, and not
+        /// shared by a pending value. Such a buffer may go back to the pool, or be overwritten.</summary>
+        public bool Owns(Tensor<T> t, IEnumerable<Tensor<T>> pending)
+            => _pool.Owns(t.Buffer) && !_callers.Contains(t.Buffer) && !pending.Any(p => ReferenceEquals(p.Buffer, t.Buffer));
     }
 
     /// <summary>K shared by all stacks, each checked to be [K, ...shape of its variable].</summary>

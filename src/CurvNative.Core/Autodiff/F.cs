@@ -207,6 +207,17 @@ public static partial class F
         // Stacked: one derivative tensor, broadcast over the K items (tanh and relu: one fused pass).
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [TimesDerivative(node, g)];
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => TimesDerivative(node, t[0]!);
+
+        internal override bool TryVjpStackedInPlace(Node<T> node, Tensor<T> g)
+        {
+            switch (_kind)
+            {
+                case UnaryKind.Tanh: TanhBackwardInPlace(g, node.Output.Value); return true;
+                case UnaryKind.Relu: ReluBackwardInPlace(g, node.Inputs[0].Value); return true;
+                default: return false;
+            }
+        }
+
         private Tensor<T> TimesDerivative(Node<T> node, Tensor<T> s) => _kind switch
         {
             UnaryKind.Tanh => TanhBackward(s, node.Output.Value),

@@ -66,6 +66,14 @@ public abstract class Primitive<T> where T : unmanaged, System.Numerics.IFloatin
     }
 
     /// <summary>
+    /// For a one-input elementwise primitive: overwrites <paramref name="g"/> [K, ...shape] with the input's stacked
+    /// gradient and returns true; false (g untouched) where the primitive cannot. The sweep calls it only for a
+    /// cotangent nothing else holds (see Autograd's Recycler), so that a ReLU or tanh backward in a pooled sweep
+    /// neither allocates nor touches a second buffer.
+    /// </summary>
+    internal virtual bool TryVjpStackedInPlace(Node<T> node, Tensor<T> g) => false;
+
+    /// <summary>
     /// <see cref="Jvp"/> for K tangents at once (first order, nothing recorded): each non-null tangent is
     /// [K, ...input shape] and the result is [K, ...output shape]. The default applies <see cref="Jvp"/>
     /// to one tangent at a time.

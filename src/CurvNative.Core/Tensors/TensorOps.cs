@@ -231,11 +231,20 @@ public static class TensorOps
         }
     }
 
-    /// <summary>rule(g, v) elementwise, for g of v's shape or a stack [K, ...v's shape], one item at a time.</summary>
-    private static Tensor<T> TimesDerivative<T, TRule>(Tensor<T> g, Tensor<T> v, TRule rule)
+    /// <summary><see cref="ReluBackward"/> written over g (for a g nobody else reads).</summary>
+    internal static void ReluBackwardInPlace<T>(Tensor<T> g, Tensor<T> x) where T : unmanaged, IFloatingPointIeee754<T>
+        => TimesDerivative(g, x, new ReluMask<T>(), g);
+
+    /// <summary><see cref="TanhBackward"/> written over g (for a g nobody else reads).</summary>
+    internal static void TanhBackwardInPlace<T>(Tensor<T> g, Tensor<T> y) where T : unmanaged, IFloatingPointIeee754<T>
+        => TimesDerivative(g, y, new TanhDerivative<T>(), g);
+
+    /// <summary>rule(g, v) elementwise, for g of v's shape or a stack [K, ...v's shape], one item at a time, into r
+    /// (g's shape; new when not given; may be g itself: each element is read before it is written).</summary>
+    private static Tensor<T> TimesDerivative<T, TRule>(Tensor<T> g, Tensor<T> v, TRule rule, Tensor<T>? r = null)
         where T : unmanaged, IFloatingPointIeee754<T> where TRule : struct, IGradientRule<T>
     {
-        var r = Tensor<T>.Uninitialized(g.ShapeArray);
+        r ??= Tensor<T>.Uninitialized(g.ShapeArray);
         ReadOnlySpan<T> vs = v.Span;
         for (int o = 0; o < g.Length; o += vs.Length)
             ApplyPerElement(g.Span.Slice(o, vs.Length), vs, r.Span.Slice(o, vs.Length), rule);

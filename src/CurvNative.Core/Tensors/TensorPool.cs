@@ -76,6 +76,9 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
         if (t_current is { } pool && buffer.Length >= pool._minLength) pool._owned.Add(buffer);
     }
 
+    /// <summary>Whether <paramref name="buffer"/> was born in this scope and is not already returned.</summary>
+    internal bool Owns(T[] buffer) => !_disposed && _owned.Contains(buffer) && !_free.Contains(buffer);
+
     /// <summary>Hands a dead tensor's buffer back for reuse, if it was born in this scope; a buffer already
     /// returned is ignored, so returning twice is harmless.</summary>
     public void Return(Tensor<T> tensor)
