@@ -180,7 +180,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
 
         if (options.FisherType == FisherType.ForwardOnly) return;
         var outputs = layers.Select(l => captured[l.Module].Out).ToList();
-        // All seeds of a chunk in one stacked backward sweep (type-2: the C columns of the loss Hessian's
+        // All seeds of a chunk in one stacked backward sweep (type-2: the columns of the loss Hessian's
         // factor); item c of a layer's stack is the gradient for seed c, so a chunk of kc seeds over n
         // samples is one gradient batch of kc n rows for G.
         var (seedCount, writeSeed) = OutputGradients(loss, f.Value, batch.Y, start, total, options);

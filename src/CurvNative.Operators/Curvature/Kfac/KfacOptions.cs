@@ -3,8 +3,9 @@ namespace CurvNative.Operators.Curvature.Kfac;
 /// <summary>Which output-gradient covariance KFAC uses (curvlinops' FisherType).</summary>
 public enum FisherType
 {
-    /// <summary>Backpropagate the C columns of the loss Hessian's symmetric factor: the type-2
-    /// Fisher / GGN (C backward passes, batched into one per column).</summary>
+    /// <summary>Backpropagate the columns of a factor R of the loss Hessian (R R^T = d^2 l / d f^2): the type-2
+    /// Fisher / GGN exactly. C columns for MSE and BCE, C - 1 for cross-entropy (the Hessian's rank; curvlinops
+    /// backpropagates C), batched into stacked backward sweeps.</summary>
     Type2,
     /// <summary>Backpropagate gradients at targets sampled from the model's predictive
     /// distribution (McSamples per data point); equals <see cref="Type2"/> in expectation.</summary>
