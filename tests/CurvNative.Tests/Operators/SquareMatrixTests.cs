@@ -16,38 +16,34 @@ public class SquareMatrixTests
         return m;
     }
 
-    private static unsafe void CheckTranspose<T>(int n, Func<int, T> of) where T : unmanaged, IEquatable<T>
+    /// <summary>Transposed: element (i, j) is the original (j, i). Mirrored: the upper triangle stays, and below it
+    /// (i, j) is the original (j, i).</summary>
+    private static unsafe void Check<T>(int n, Func<int, T> of, bool mirror) where T : unmanaged, IEquatable<T>
     {
         var m = Numbered(n, of);
         var original = (T[])m.Clone();
-        fixed (T* p = m) SquareMatrix.TransposeInPlace(p, n);
-        for (int i = 0; i < n; i++)
-            for (int j = 0; j < n; j++)
-                if (!m[i * n + j].Equals(original[j * n + i])) Assert.Fail($"n = {n}: element ({i}, {j}) is {m[i * n + j]}, expected {original[j * n + i]}.");
-    }
-
-    private static unsafe void CheckMirror<T>(int n, Func<int, T> of) where T : unmanaged, IEquatable<T>
-    {
-        var m = Numbered(n, of);
-        var original = (T[])m.Clone();
-        fixed (T* p = m) SquareMatrix.MirrorUpper(p, n);
+        fixed (T* p = m)
+        {
+            if (mirror) SquareMatrix.MirrorUpper(p, n);
+            else SquareMatrix.TransposeInPlace(p, n);
+        }
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++)
             {
-                var expected = j >= i ? original[i * n + j] : original[j * n + i];
+                var expected = mirror && j >= i ? original[i * n + j] : original[j * n + i];
                 if (!m[i * n + j].Equals(expected)) Assert.Fail($"n = {n}: element ({i}, {j}) is {m[i * n + j]}, expected {expected}.");
             }
     }
 
     [Theory, MemberData(nameof(Orders))]
-    public void TransposeInPlaceFloat(int n) => CheckTranspose(n, i => (float)i);
+    public void TransposeInPlaceFloat(int n) => Check(n, i => (float)i, mirror: false);
 
     [Theory, MemberData(nameof(Orders))]
-    public void TransposeInPlaceDouble(int n) => CheckTranspose(n, i => (double)i);
+    public void TransposeInPlaceDouble(int n) => Check(n, i => (double)i, mirror: false);
 
     [Theory, MemberData(nameof(Orders))]
-    public void MirrorUpperFloat(int n) => CheckMirror(n, i => (float)i);
+    public void MirrorUpperFloat(int n) => Check(n, i => (float)i, mirror: true);
 
     [Theory, MemberData(nameof(Orders))]
-    public void MirrorUpperDouble(int n) => CheckMirror(n, i => (double)i);
+    public void MirrorUpperDouble(int n) => Check(n, i => (double)i, mirror: true);
 }
