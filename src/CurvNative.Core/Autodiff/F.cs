@@ -255,6 +255,7 @@ public static partial class F
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> u, bool[] needs)
         {
             var g = node.Inputs[0].Value; var y = node.Inputs[1].Value;
+            // Both partial derivatives are diagonal, so the VJP for y is the tangent along y alone: u (-2 g y).
             return [needs[0] ? TanhBackward(u, y) : null, needs[1] ? TanhBackwardTangent(null, u, g, y) : null];
         }
 
