@@ -53,18 +53,18 @@ internal static class Stacked
         return TensorOps.BroadcastTo(Lift(stack, shape.Length), Shape(stack.Shape[0], shape));
     }
 
-    /// <summary>Builds a stack [K, ...shape] from one tensor per item.</summary>
+    /// <summary>Builds a stack [K, ...shape] from one tensor per item. A single item becomes the stack itself (a
+    /// view, not a copy: a matrix-vector product's stacks have K = 1, and the CNN's Hessian-vector product copied
+    /// 4 MB convolution tangents this way); the sweeps already allow a rule's result to share an input's buffer.</summary>
     public static Tensor<T> FromItems<T>(int k, ReadOnlySpan<int> shape, Func<int, Tensor<T>> item) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var result = Tensor<T>.Uninitialized(Shape(k, shape));
-        int len = result.Length / Math.Max(1, k);
-        for (int c = 0; c < k; c++)
-        {
-            var t = item(c);
-            if (t.Length != len)
-                throw new InvalidOperationException($"A stacked rule produced an item of shape {Tensors.Shape.Format(t.Shape)}, expected {Tensors.Shape.Format(shape)}.");
-            t.Span.CopyTo(result.Span.Slice(c * len, len));
-        }
+        var stackShape = Shape(k, shape);
+        int len = Tensors.Shape.Size(shape);
+        Tensor<T> Checked(Tensor<T> t) => t.Length == len ? t
+            : throw new InvalidOperationException($"A stacked rule produced an item of shape {Tensors.Shape.Format(t.Shape)}, expected {Tensors.Shape.Format(stackShape[1..])}.");
+        if (k == 1) return Checked(item(0)).Reshape(stackShape);
+        var result = Tensor<T>.Uninitialized(stackShape);
+        for (int c = 0; c < k; c++) Checked(item(c)).Span.CopyTo(result.Span.Slice(c * len, len));
         return result;
     }
 
