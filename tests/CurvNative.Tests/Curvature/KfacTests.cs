@@ -165,27 +165,37 @@ public class KfacTests
         Assert.Equal(logdet, k2.LogDeterminant(), 1e-9 * Math.Abs(logdet));
     }
 
-    [Fact]
-    public void EkfacEigenvaluesAreTheGgnDiagonalInTheKroneckerEigenbasis()
+    /// <summary>EKFAC's Lambda is the exact diagonal of the layer's GGN block in the Kronecker eigenbasis, for a linear
+    /// layer and for a convolution (weights shared over positions, KFAC-expand), separately and jointly with the bias
+    /// (u then spans [W | b]).</summary>
+    [Theory]
+    [InlineData("mlp", "2", false)]
+    [InlineData("cnn", "0", false)]
+    [InlineData("cnn", "0", true)]
+    public void EkfacEigenvaluesAreTheGgnDiagonalInTheKroneckerEigenbasis(string model, string layer, bool joint)
     {
-        var p = Create("mlp", "ce", Reduction.Mean, n: 6);
-        var options = Options(FisherType.Type2, batch: 4) with { ParameterNames = ["2.weight"] };
+        var p = Create(model, "ce", Reduction.Mean, n: 6);
+        string[] names = joint ? [$"{layer}.weight", $"{layer}.bias"] : [$"{layer}.weight"];
+        var options = Options(FisherType.Type2, batch: 4, separate: !joint) with { ParameterNames = names };
         var ekfac = new EkfacOperator<double>(p.Model, p.Loss, p.Data, options);
         var block = ekfac.Blocks.Single();
-        var ggn = p.Slice(p.Ggn(), ["2.weight"]);
-        int o = block.Layer.OutDim, d = block.Layer.InDim;
+        var ggn = p.Slice(p.Ggn(), names);
+        int o = block.Layer.OutDim, d = block.Layer.InDim, da = block.Layer.FactorInDim;
         double scale = block.Lambda!.Span.ToArray().Max();
         for (int i = 0; i < o; i++)
-            for (int j = 0; j < d; j++)
+            for (int j = 0; j < da; j++)
             {
-                // u = q_G,i ⊗ q_A,j (row-major vec of the outer product).
-                var u = new double[o * d];
+                // u = q_G,i ⊗ q_A,j laid out as the parameters: W [o, d] row-major, then (jointly) b [o] from column d.
+                var u = new double[ggn.Shape[0]];
                 for (int a = 0; a < o; a++)
+                {
                     for (int b = 0; b < d; b++) u[a * d + b] = block.QG[a, i] * block.QA![b, j];
+                    if (joint) u[o * d + a] = block.QG[a, i] * block.QA![d, j];
+                }
                 double quad = 0;
                 for (int r = 0; r < u.Length; r++)
                     for (int c = 0; c < u.Length; c++) quad += u[r] * ggn[r, c] * u[c];
-                Assert.True(Math.Abs(quad - block.Lambda[i, j]) <= 1e-10 * scale, $"Lambda[{i},{j}] = {block.Lambda[i, j]} vs {quad}");
+                Assert.True(Math.Abs(quad - block.Lambda[i, j]) <= 1e-10 * scale, $"{model} layer {layer}: Lambda[{i},{j}] = {block.Lambda[i, j]} vs {quad}");
             }
     }
 

@@ -70,9 +70,9 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
             KfacOperator<T>.LayerPasses(model, loss, batch, start, data.Count, layers, options,
                 (layer, input) =>
                 {
-                    var (rows, s) = layer.InputRows(input, options.Approximation);
-                    shared[layer] = s;
-                    if (bases[layers.IndexOf(layer)].QA is { } qa) inEigenbasis[layer] = TensorOps.MatMul(rows, qa, false, false);
+                    if (bases[layers.IndexOf(layer)].QA is { } qa)
+                        (inEigenbasis[layer], shared[layer]) = layer.InputRowsTimes(input, options.Approximation, qa);
+                    else shared[layer] = layer.InputShared(input, options.Approximation);
                 },
                 (layer, gradients) =>
                 {
@@ -84,9 +84,8 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
             void AddSeed(KfacLayer<T> layer, Tensor<T> gradient)
             {
                 int i = layers.IndexOf(layer), positions = shared[layer];
-                var rowsG = layer.GradientRows(gradient, options.Approximation);
                 int n = batch.Count, o = layer.OutDim, da = layer.FactorInDim;
-                var gt = TensorOps.MatMul(rowsG, bases[i].QG, false, false); // [n S, O] in G's eigenbasis
+                var gt = layer.GradientRowsTimes(gradient, options.Approximation, bases[i].QG); // [n S, O] in G's eigenbasis
                 if (lambda[i] is { } lam)
                 {
                     var at = inEigenbasis[layer];

@@ -70,7 +70,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             var g = Geometry(c, x);
             shared = g.OutHeight * g.OutWidth;
-            var cols = Tensor<T>.Zeros(n, InDim, shared);
+            var cols = Tensor<T>.Uninitialized(n, InDim, shared); // unfold writes every element, padding included
             NativeKernels.Unfold(g, x.Span, cols.Span);
             rows = TensorOps.Permute(cols, [0, 2, 1]).Reshape(n * shared, InDim); // one patch per row
         }
@@ -86,6 +86,48 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             shared = 1;
         }
         return (Joint ? AppendOnes(rows) : rows, shared);
+    }
+
+    /// <summary>
+    /// <see cref="InputRows"/> times q [FactorInDim, m] (EKFAC's rotation into A's eigenbasis). A convolution under
+    /// expand multiplies each sample's unfolded patches [D, S] by q through one transposed GEMM, instead of first
+    /// permuting them into rows (for the CNN benchmark that permute copied 16 MB per batch); a joint block's ones
+    /// coordinate adds q's last row to every row.
+    /// </summary>
+    internal (Tensor<T> Rows, int Shared) InputRowsTimes(Tensor<T> x, KfacApproximation approx, Tensor<T> q)
+    {
+        if (Module is not Conv2d<T> c || approx != KfacApproximation.Expand)
+        {
+            var (rows, shared) = InputRows(x, approx);
+            return (TensorOps.MatMul(rows, q, false, false), shared);
+        }
+        var g = Geometry(c, x);
+        int n = x.Shape[0], d = InDim, s = g.OutHeight * g.OutWidth, m = q.Shape[1];
+        var cols = Tensor<T>.Uninitialized(n, d, s); // unfold writes every element, padding included
+        NativeKernels.Unfold(g, x.Span, cols.Span);
+        var result = Tensor<T>.Uninitialized(n * s, m);
+        var rs = result.Span;
+        for (int i = 0; i < n; i++)
+            Blas.Gemm(true, false, s, m, d, T.One, cols.Span.Slice(i * d * s, d * s), s, q.Span, m, T.Zero, rs.Slice(i * s * m, s * m), m);
+        if (Joint)
+        {
+            ReadOnlySpan<T> ones = q.Span.Slice(d * m, m);
+            for (int r = 0; r < n * s; r++) TensorPrimitives.Add(rs.Slice(r * m, m), ones, rs.Slice(r * m, m));
+        }
+        return (result, s);
+    }
+
+    /// <summary><see cref="GradientRows"/> times q [O, m] (EKFAC's rotation into G's eigenbasis); a convolution's
+    /// [n, O, S] gradient under expand by one transposed GEMM per sample instead of a permute into rows first.</summary>
+    internal Tensor<T> GradientRowsTimes(Tensor<T> g, KfacApproximation approx, Tensor<T> q)
+    {
+        if (Module is not Conv2d<T> || approx != KfacApproximation.Expand)
+            return TensorOps.MatMul(GradientRows(g, approx), q, false, false);
+        int n = g.Shape[0], o = OutDim, s = g.Shape[2] * g.Shape[3], m = q.Shape[1];
+        var result = Tensor<T>.Uninitialized(n * s, m);
+        for (int i = 0; i < n; i++)
+            Blas.Gemm(true, false, s, m, o, T.One, g.Span.Slice(i * o * s, o * s), s, q.Span, m, T.Zero, result.Span.Slice(i * s * m, s * m), m);
+        return result;
     }
 
     /// <summary>Output-gradient rows [rows, O]: expand keeps one row per position, reduce sums them.</summary>
