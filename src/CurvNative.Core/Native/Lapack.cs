@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace CurvNative.Native;
@@ -53,38 +54,30 @@ internal static unsafe partial class Lapack
         if (n == 0) return;
         byte jobz = computeVectors ? (byte)'V' : (byte)'N', uplo = (byte)'L';
         int nn = n, lda = n, info = 0, lwork = -1, liwork = -1, iworkQuery = 0;
+        string routine = typeof(T) == typeof(double) ? "dsyevd_" : "ssyevd_";
+        T workQuery = default;
         fixed (T* pa = a) fixed (T* pw = eigenvalues)
         {
-            if (typeof(T) == typeof(double))
-            {
-                double workQuery = 0;
-                Dsyevd(&jobz, &uplo, &nn, (double*)pa, &lda, (double*)pw, &workQuery, &lwork, &iworkQuery, &liwork, &info, 1, 1);
-                ThrowOnInfo("dsyevd_ (workspace query)", info);
-                lwork = WorkspaceSize(workQuery, n, computeVectors);
-                liwork = Math.Max(iworkQuery, computeVectors ? 3 + 5 * n : 1);
-                // Native workspace: 2n^2 elements exceed a GC region from n ~ 2000 (float), and a large-object
-                // allocation per decomposition forced a full blocking collection each time.
-                using (var work = new ScratchBuffer<double>((nuint)lwork))
-                using (var iwork = new ScratchBuffer<int>((nuint)liwork))
-                    Dsyevd(&jobz, &uplo, &nn, (double*)pa, &lda, (double*)pw, work.Pointer, &lwork, iwork.Pointer, &liwork, &info, 1, 1);
-                ThrowOnInfo("dsyevd_", info);
-            }
-            else if (typeof(T) == typeof(float))
-            {
-                float workQuery = 0;
-                Ssyevd(&jobz, &uplo, &nn, (float*)pa, &lda, (float*)pw, &workQuery, &lwork, &iworkQuery, &liwork, &info, 1, 1);
-                ThrowOnInfo("ssyevd_ (workspace query)", info);
-                lwork = WorkspaceSize(workQuery, n, computeVectors);
-                liwork = Math.Max(iworkQuery, computeVectors ? 3 + 5 * n : 1);
-                // Native workspace: 2n^2 elements exceed a GC region from n ~ 2000 (float), and a large-object
-                // allocation per decomposition forced a full blocking collection each time.
-                using (var work = new ScratchBuffer<float>((nuint)lwork))
-                using (var iwork = new ScratchBuffer<int>((nuint)liwork))
-                    Ssyevd(&jobz, &uplo, &nn, (float*)pa, &lda, (float*)pw, work.Pointer, &lwork, iwork.Pointer, &liwork, &info, 1, 1);
-                ThrowOnInfo("ssyevd_", info);
-            }
-            else throw Unsupported<T>();
+            Syevd(&jobz, &uplo, &nn, pa, &lda, pw, &workQuery, &lwork, &iworkQuery, &liwork, &info);
+            ThrowOnInfo(routine + " (workspace query)", info);
+            lwork = WorkspaceSize(typeof(T) == typeof(double) ? Unsafe.As<T, double>(ref workQuery) : Unsafe.As<T, float>(ref workQuery), n, computeVectors);
+            liwork = Math.Max(iworkQuery, computeVectors ? 3 + 5 * n : 1);
+            // Native workspace: 2n^2 elements exceed a GC region from n ~ 2000 (float), and a large-object
+            // allocation per decomposition forced a full blocking collection each time.
+            using (var work = new ScratchBuffer<T>((nuint)lwork))
+            using (var iwork = new ScratchBuffer<int>((nuint)liwork))
+                Syevd(&jobz, &uplo, &nn, pa, &lda, pw, work.Pointer, &lwork, iwork.Pointer, &liwork, &info);
+            ThrowOnInfo(routine, info);
         }
+    }
+
+    /// <summary>xSYEVD for T = double or float; any other type throws.</summary>
+    private static void Syevd<T>(byte* jobz, byte* uplo, int* n, T* a, int* lda, T* w, T* work, int* lwork, int* iwork, int* liwork, int* info)
+        where T : unmanaged
+    {
+        if (typeof(T) == typeof(double)) Dsyevd(jobz, uplo, n, (double*)a, lda, (double*)w, (double*)work, lwork, iwork, liwork, info, 1, 1);
+        else if (typeof(T) == typeof(float)) Ssyevd(jobz, uplo, n, (float*)a, lda, (float*)w, (float*)work, lwork, iwork, liwork, info, 1, 1);
+        else throw Unsupported<T>();
     }
 
     /// <summary>

@@ -27,17 +27,10 @@ internal sealed class SampleStream : Random
 
     public override int Next() => (int)(NextUInt64() >> 33);
 
-    public override int Next(int maxValue)
-    {
-        ArgumentOutOfRangeException.ThrowIfNegative(maxValue);
-        return (int)Below((ulong)maxValue);
-    }
+    // The int ranges are the long ones: the same draw, and a result inside the int range.
+    public override int Next(int maxValue) => (int)NextInt64(maxValue);
 
-    public override int Next(int minValue, int maxValue)
-    {
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(minValue, maxValue);
-        return (int)(minValue + (long)Below((ulong)((long)maxValue - minValue)));
-    }
+    public override int Next(int minValue, int maxValue) => (int)NextInt64(minValue, maxValue);
 
     public override long NextInt64() => (long)(NextUInt64() >> 1);
 

@@ -68,10 +68,8 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         Tensor<T> rows; int shared;
         if (Module is Conv2d<T> c)
         {
-            var g = Geometry(c, x);
-            shared = g.OutHeight * g.OutWidth;
-            var cols = Tensor<T>.Uninitialized(n, InDim, shared); // unfold writes every element, padding included
-            NativeKernels.Unfold(g, x.Span, cols.Span);
+            var cols = Patches(c, x);
+            shared = cols.Shape[2];
             rows = TensorOps.Permute(cols, [0, 2, 1]).Reshape(n * shared, InDim); // one patch per row
         }
         else
@@ -101,20 +99,35 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             var (rows, shared) = InputRows(x, approx);
             return (TensorOps.MatMul(rows, q, false, false), shared);
         }
-        var g = Geometry(c, x);
-        int n = x.Shape[0], d = InDim, s = g.OutHeight * g.OutWidth, m = q.Shape[1];
-        var cols = Tensor<T>.Uninitialized(n, d, s); // unfold writes every element, padding included
-        NativeKernels.Unfold(g, x.Span, cols.Span);
-        var result = Tensor<T>.Uninitialized(n * s, m);
-        var rs = result.Span;
-        for (int i = 0; i < n; i++)
-            Blas.Gemm(true, false, s, m, d, T.One, cols.Span.Slice(i * d * s, d * s), s, q.Span, m, T.Zero, rs.Slice(i * s * m, s * m), m);
+        var cols = Patches(c, x);
+        int d = InDim, s = cols.Shape[2], m = q.Shape[1];
+        var result = ItemsTransposedTimes(cols, q);
         if (Joint)
         {
+            var rs = result.Span;
             ReadOnlySpan<T> ones = q.Span.Slice(d * m, m);
-            for (int r = 0; r < n * s; r++) TensorPrimitives.Add(rs.Slice(r * m, m), ones, rs.Slice(r * m, m));
+            for (int r = 0; r < result.Shape[0]; r++) TensorPrimitives.Add(rs.Slice(r * m, m), ones, rs.Slice(r * m, m));
         }
         return (result, s);
+    }
+
+    /// <summary>A convolution's input unfolded into patches [n, D, S] (torch's unfold).</summary>
+    private Tensor<T> Patches(Conv2d<T> c, Tensor<T> x)
+    {
+        var g = Geometry(c, x);
+        var cols = Tensor<T>.Uninitialized(x.Shape[0], InDim, g.OutHeight * g.OutWidth); // unfold writes every element, padding included
+        NativeKernels.Unfold(g, x.Span, cols.Span);
+        return cols;
+    }
+
+    /// <summary>[n S, m]: item i of <paramref name="items"/> [n, r, S] transposed, times the first r rows of q [>= r, m].</summary>
+    private static Tensor<T> ItemsTransposedTimes(Tensor<T> items, Tensor<T> q)
+    {
+        int n = items.Shape[0], r = items.Shape[1], s = items.Length / Math.Max(1, n * r), m = q.Shape[1];
+        var result = Tensor<T>.Uninitialized(n * s, m);
+        for (int i = 0; i < n; i++)
+            Blas.Gemm(true, false, s, m, r, T.One, items.Span.Slice(i * r * s, r * s), s, q.Span, m, T.Zero, result.Span.Slice(i * s * m, s * m), m);
+        return result;
     }
 
     /// <summary><see cref="GradientRows"/> times q [O, m] (EKFAC's rotation into G's eigenbasis); a convolution's
@@ -123,11 +136,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (Module is not Conv2d<T> || approx != KfacApproximation.Expand)
             return TensorOps.MatMul(GradientRows(g, approx), q, false, false);
-        int n = g.Shape[0], o = OutDim, s = g.Shape[2] * g.Shape[3], m = q.Shape[1];
-        var result = Tensor<T>.Uninitialized(n * s, m);
-        for (int i = 0; i < n; i++)
-            Blas.Gemm(true, false, s, m, o, T.One, g.Span.Slice(i * o * s, o * s), s, q.Span, m, T.Zero, result.Span.Slice(i * s * m, s * m), m);
-        return result;
+        return ItemsTransposedTimes(g.Reshape(g.Shape[0], OutDim, g.Shape[2] * g.Shape[3]), q);
     }
 
     /// <summary>Output-gradient rows [rows, O]: expand keeps one row per position, reduce sums them.</summary>
