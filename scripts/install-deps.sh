@@ -3,7 +3,7 @@
 # Idempotent: when everything is installed it does nothing (no apt-get update either).
 set -euo pipefail
 
-PACKAGES=(cmake g++ libopenblas-dev pocl-opencl-icd ocl-icd-opencl-dev)
+PACKAGES=(cmake g++ libopenblas-dev libopenblas0-serial pocl-opencl-icd ocl-icd-opencl-dev)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
