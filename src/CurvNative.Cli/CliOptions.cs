@@ -10,21 +10,21 @@ internal enum DType { Float32, Float64 }
 /// <summary>Options shared by several commands, with their validation.</summary>
 internal static class CliOptions
 {
-    /// <summary>A required path of an existing input file.</summary>
-    public static Option<string> InputFile(string name, string description) => new(name)
+    /// <summary>A required path of an existing input file; checked by <see cref="PathGuard"/> before the command runs.</summary>
+    public static PathOption InputFile(string name, string description) => new(name, PathRole.Input)
     {
         Description = description,
         Required = true,
-        HelpName = "path",
     };
 
-    /// <summary>A required path of an output file (its directory must exist).</summary>
-    public static Option<string> OutputFile(string name, string description) => new(name)
+    /// <summary>A path of an output file (its directory must exist); checked by <see cref="PathGuard"/> before the
+    /// command runs. An optional output may default to <paramref name="defaultValue"/>; an empty value means none.</summary>
+    public static PathOption OutputFile(string name, string description, bool required = true, string? defaultValue = null)
     {
-        Description = description,
-        Required = true,
-        HelpName = "path",
-    };
+        var option = new PathOption(name, PathRole.Output) { Description = description, Required = required };
+        if (defaultValue is not null) option.DefaultValueFactory = _ => defaultValue;
+        return option;
+    }
 
     /// <summary><c>--dtype float32|float64</c>, default float64.</summary>
     public static Option<string> Dtype()
@@ -90,6 +90,26 @@ internal static class CliOptions
         }
         return value;
     }
+}
+
+/// <summary>Whether a <see cref="PathOption"/> names a file the command reads or one it writes.</summary>
+internal enum PathRole { Input, Output }
+
+/// <summary>
+/// An option naming a file the command reads (<see cref="PathRole.Input"/>) or writes (<see cref="PathRole.Output"/>).
+/// Create it with <see cref="CliOptions.InputFile"/> or <see cref="CliOptions.OutputFile"/> and add it to a command:
+/// <see cref="App"/> then runs <see cref="PathGuard.Check"/> on every such option before the command's action, so a
+/// new command (pde, pinn) gets the input, output and same-file checks without a line of its own.
+/// </summary>
+internal sealed class PathOption : Option<string>
+{
+    public PathOption(string name, PathRole role) : base(name)
+    {
+        Role = role;
+        HelpName = "path";
+    }
+
+    public PathRole Role { get; }
 }
 
 /// <summary>Checks on paths before any work starts, so a bad path fails fast and nothing is written.</summary>

@@ -24,7 +24,7 @@ internal static class AnalysisCommands
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Adds the shared options, parses the dtype and runs <paramref name="run"/> in float or double.</summary>
-    private static Command Make(string name, string description, CliContext context, Option[] extra, string[] outputs,
+    private static Command Make(string name, string description, CliContext context, Option[] extra,
         Func<ParseResult, CurvatureCommandOptions, Progress, Generic> run, out CurvatureCommandOptions curvature)
     {
         var c = new CurvatureCommandOptions();
@@ -35,9 +35,6 @@ internal static class AnalysisCommands
         command.Add(quiet);
         command.SetAction(parsed =>
         {
-            c.Files.CheckInputs(parsed);
-            foreach (var o in extra.OfType<Option<string>>().Where(o => outputs.Contains(o.Name)))
-                if (parsed.GetValue(o) is { } path) PathChecks.OutputFile(path, o.Name);
             var progress = new Progress(context, parsed.GetValue(quiet));
             var generic = run(parsed, c, progress);
             if (c.Files.GetDtype(parsed) == DType.Float32) generic.Run<float>();
@@ -61,7 +58,7 @@ internal static class AnalysisCommands
         var k = CliOptions.PositiveInt("--k", "Number of eigenvalues (largest magnitude).", 10, "K");
         var output = CliOptions.OutputFile("--out", "Output JSON: {\"eigenvalues\": [...]} sorted descending.");
         var tol = new Option<double>("--tol") { Description = "Relative residual tolerance of the Ritz pairs.", DefaultValueFactory = _ => 1e-6 };
-        return Make("eigs", "The K largest-magnitude eigenvalues of a curvature matrix (thick-restart Lanczos).", context, [k, output, tol], ["--out"],
+        return Make("eigs", "The K largest-magnitude eigenvalues of a curvature matrix (thick-restart Lanczos).", context, [k, output, tol],
             (parsed, c, progress) => new EigsRun(parsed, c, progress, parsed.GetValue(k), parsed.GetRequiredValue(output), parsed.GetValue(tol)), out _);
     }
 
@@ -85,7 +82,7 @@ internal static class AnalysisCommands
         var method = CurvatureCommandOptions.Choice("--method", "exact (P matvecs, or KFAC's closed form), hutchinson, hutchpp or xtrace.", ["exact", "hutchinson", "hutchpp", "xtrace"], required: false, defaultValue: "hutchpp");
         var samples = CliOptions.PositiveInt("--samples", "Number of matrix-vector products of the estimator.", 30, "M");
         var output = CliOptions.OutputFile("--out", "Output JSON: {\"trace\": t, ...}.");
-        return Make("trace", "Trace of a curvature matrix, exact or estimated from matrix-vector products.", context, [method, samples, output], ["--out"],
+        return Make("trace", "Trace of a curvature matrix, exact or estimated from matrix-vector products.", context, [method, samples, output],
             (parsed, c, progress) => new TraceRun(parsed, c, progress, parsed.GetValue(method)!, parsed.GetValue(samples), parsed.GetRequiredValue(output)), out _);
     }
 
@@ -144,7 +141,7 @@ internal static class AnalysisCommands
         var method = CurvatureCommandOptions.Choice("--method", "exact (P matvecs), hutchinson or xdiag.", ["exact", "hutchinson", "xdiag"], required: false, defaultValue: "xdiag");
         var samples = CliOptions.PositiveInt("--samples", "Number of matrix-vector products of the estimator.", 30, "M");
         var output = CliOptions.OutputFile("--out", "Output .npy: the diagonal [P].");
-        return Make("diag", "Diagonal of a curvature matrix, exact or estimated.", context, [method, samples, output], ["--out"],
+        return Make("diag", "Diagonal of a curvature matrix, exact or estimated.", context, [method, samples, output],
             (parsed, c, progress) => new DiagRun(parsed, c, progress, parsed.GetValue(method)!, parsed.GetValue(samples), parsed.GetRequiredValue(output)), out _);
     }
 
@@ -174,7 +171,7 @@ internal static class AnalysisCommands
         var tol = new Option<double>("--tol") { Description = "Relative residual tolerance of CG.", DefaultValueFactory = _ => 1e-8 };
         var maxIter = new Option<int?>("--max-iterations") { Description = "CG iteration limit (default: the dimension)." };
         var output = CliOptions.OutputFile("--out", "Output .npy with the solution, same shape as --rhs.");
-        return Make("solve", "Solve (C + lambda I) x = v for a curvature matrix C.", context, [damping, rhs, method, tol, maxIter, output], ["--out"],
+        return Make("solve", "Solve (C + lambda I) x = v for a curvature matrix C.", context, [damping, rhs, method, tol, maxIter, output],
             (parsed, c, progress) => new SolveRun(parsed, c, progress, parsed.GetValue(damping), parsed.GetRequiredValue(rhs), parsed.GetValue(method)!,
                 parsed.GetValue(tol), parsed.GetValue(maxIter), parsed.GetRequiredValue(output)), out _);
     }
@@ -184,7 +181,6 @@ internal static class AnalysisCommands
     {
         public override void Run<T>()
         {
-            PathChecks.InputFile(rhsPath, "--rhs");
             if (!(damping >= 0) || double.IsInfinity(damping)) throw CliException.Usage($"--damping must be finite and >= 0, got {damping}.");
             if (!(tol > 0) || tol >= 1) throw CliException.Usage($"--tol must be in (0, 1), got {tol}.");
             var op = progress.Step("building the operator", () => c.Build<T>(parsed).Operator);
@@ -224,7 +220,7 @@ internal static class AnalysisCommands
         var output = CliOptions.OutputFile("--out", "Output JSON: grid and density.");
         var plot = CliOptions.OutputFile("--plot", "Output SVG plot of the density.");
         return Make("density", "Spectral density of a curvature matrix by stochastic Lanczos quadrature, with an SVG plot.", context,
-            [method, probes, steps, points, output, plot], ["--out", "--plot"],
+            [method, probes, steps, points, output, plot],
             (parsed, c, progress) => new DensityRun(parsed, c, progress, parsed.GetValue(probes), parsed.GetValue(steps), parsed.GetValue(points),
                 parsed.GetRequiredValue(output), parsed.GetRequiredValue(plot)), out _);
     }

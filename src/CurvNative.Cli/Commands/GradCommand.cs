@@ -19,9 +19,7 @@ internal static class GradCommand
         command.Add(output);
         command.SetAction(parsed =>
         {
-            inputs.CheckInputs(parsed);
             string outPath = parsed.GetRequiredValue(output);
-            PathChecks.OutputFile(outPath, output.Name);
             if (inputs.GetDtype(parsed) == DType.Float32) Write<float>(inputs, parsed, outPath);
             else Write<double>(inputs, parsed, outPath);
             return ExitCodes.Success;

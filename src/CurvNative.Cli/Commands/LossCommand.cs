@@ -14,7 +14,6 @@ internal static class LossCommand
         inputs.AddTo(command);
         command.SetAction(parsed =>
         {
-            inputs.CheckInputs(parsed);
             double loss = inputs.GetDtype(parsed) == DType.Float32 ? Evaluate<float>(inputs, parsed) : Evaluate<double>(inputs, parsed);
             context.Out.WriteLine(loss.ToString("R", CultureInfo.InvariantCulture));
             return ExitCodes.Success;

@@ -21,10 +21,7 @@ internal static class MatvecCommand
         command.Add(output);
         command.SetAction(parsed =>
         {
-            curvature.Files.CheckInputs(parsed);
-            PathChecks.InputFile(parsed.GetRequiredValue(vector), vector.Name);
             string outPath = parsed.GetRequiredValue(output);
-            PathChecks.OutputFile(outPath, output.Name);
             if (curvature.Files.GetDtype(parsed) == DType.Float32) Run<float>(curvature, parsed, parsed.GetRequiredValue(vector), outPath);
             else Run<double>(curvature, parsed, parsed.GetRequiredValue(vector), outPath);
             return ExitCodes.Success;
