@@ -59,14 +59,51 @@ internal static class CliOptions
         CustomParser = result => ParseInt(result, "--batch-size", minimum: 1),
     };
 
-    /// <summary>A positive integer option with a default value.</summary>
-    public static Option<int> PositiveInt(string name, string description, int defaultValue, string helpName = "N") => new(name)
+    /// <summary>A positive integer option with a default value and an optional upper bound (said in --help).</summary>
+    public static Option<int> PositiveInt(string name, string description, int defaultValue, string helpName = "N", int maximum = int.MaxValue) => new(name)
+    {
+        Description = maximum == int.MaxValue ? description : $"{description} At most {maximum}.",
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result => ParseInt(result, name, minimum: 1, maximum) ?? defaultValue,
+    };
+
+    /// <summary>An optional positive integer option (absent: null, the command's default).</summary>
+    public static Option<int?> OptionalPositiveInt(string name, string description, string helpName = "N") => new(name)
     {
         Description = description,
         HelpName = helpName,
-        DefaultValueFactory = _ => defaultValue,
-        CustomParser = result => ParseInt(result, name, minimum: 1) ?? defaultValue,
+        CustomParser = result => ParseInt(result, name, minimum: 1),
     };
+
+    /// <summary>A real-valued option, parsed in the invariant culture and checked at parse time, so a bad value is a
+    /// usage error naming the option before any file is read.</summary>
+    /// <param name="name">The option name.</param>
+    /// <param name="description">Help text.</param>
+    /// <param name="defaultValue">The value when the option is absent.</param>
+    /// <param name="valid">The accepted values (NaN and infinities must be refused here if not meant).</param>
+    /// <param name="expected">The accepted values in words, for the message: "--tol must be {expected}, got 'x'".</param>
+    /// <param name="helpName">The value's name in --help.</param>
+    public static Option<double> Real(string name, string description, double defaultValue, Func<double, bool> valid, string expected, string helpName = "X") => new(name)
+    {
+        Description = $"{description} Must be {expected}.",
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            if (result.Tokens.Count == 0) return defaultValue;
+            var text = result.Tokens[0].Value;
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !valid(value))
+            {
+                result.AddError($"{name} must be {expected}, got '{text}'.");
+                return defaultValue;
+            }
+            return value;
+        },
+    };
+
+    /// <summary>A tolerance in (0, 1).</summary>
+    public static bool IsFraction(double x) => x > 0 && x < 1;
 
     /// <summary>An integer option with a default value.</summary>
     public static Option<int> Int(string name, string description, int defaultValue, string helpName = "N") => new(name)
@@ -78,14 +115,15 @@ internal static class CliOptions
     };
 
     /// <summary>Parses the option's single token as an integer of at least <paramref name="minimum"/>; reports one clear error otherwise.</summary>
-    private static int? ParseInt(ArgumentResult result, string name, int minimum)
+    private static int? ParseInt(ArgumentResult result, string name, int minimum, int maximum = int.MaxValue)
     {
         if (result.Tokens.Count == 0) return null;
         var text = result.Tokens[0].Value;
         bool positive = minimum == 1;
-        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value) || value < minimum)
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value) || value < minimum || value > maximum)
         {
-            result.AddError($"{name} must be {(positive ? "a positive integer" : "an integer")}, got '{text}'.");
+            string bound = maximum == int.MaxValue ? "" : $" of at most {maximum}";
+            result.AddError($"{name} must be {(positive ? "a positive integer" : "an integer")}{bound}, got '{Interop.Text.Escape(text, 40)}'.");
             return null;
         }
         return value;

@@ -30,8 +30,7 @@ internal static class GradCommand
     private static void Write<T>(ModelFileOptions inputs, ParseResult parsed, string outPath) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var gradient = inputs.Load<T>(parsed).Gradient();
-        if (!gradient.AllFinite())
-            throw CliException.BadInput($"the gradient has non-finite elements (overflow in {typeof(T).Name}?); {outPath} was not written.");
+        Results.EnsureFinite(gradient, "gradient", outPath);
         Npy.Write(outPath, gradient);
     }
 }

@@ -22,5 +22,9 @@ internal static class LossCommand
     }
 
     private static double Evaluate<T>(ModelFileOptions inputs, ParseResult parsed) where T : unmanaged, IFloatingPointIeee754<T>
-        => inputs.Load<T>(parsed).Loss();
+    {
+        double loss = inputs.Load<T>(parsed).Loss();
+        Results.EnsureFinite(loss, "loss", typeof(T), null);
+        return loss;
+    }
 }

@@ -34,8 +34,7 @@ internal static class MatvecCommand
         var (_, op) = curvature.Build<T>(parsed);
         var v = CurvatureCommandOptions.ReadVectors<T>(vectorPath, "--vector", op.Columns);
         var result = v.Rank == 1 ? op.MatVec(v) : op.MatMat(v);
-        if (!result.AllFinite())
-            throw CliException.BadInput($"the product has non-finite elements (overflow in {typeof(T).Name}?); {outPath} was not written.");
+        Results.EnsureFinite(result, "product", outPath);
         Npy.Write(outPath, result);
     }
 }
