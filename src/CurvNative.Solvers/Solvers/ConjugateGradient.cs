@@ -1,6 +1,7 @@
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Solvers.Internal;
+using CurvNative.Tensors;
 
 namespace CurvNative.Solvers;
 
@@ -48,7 +49,7 @@ public sealed class ConjugateGradient<T> : KrylovSolver<T> where T : unmanaged, 
         var negAlpha = new double[k];
         var pp = new double[k];
         var curvature = new double[k]; // largest Rayleigh quotient pᵀ(A + λI)p / pᵀp seen: a lower bound of ‖A + λI‖
-        double rounding = Math.Max(1, n) * (typeof(T) == typeof(float) ? 1.1920928955078125e-7 : 2.220446049250313e-16);
+        double rounding = Math.Max(1, n) * Precision.Epsilon<T>();
 
         // r = b − (A + λI) x₀ (a product only when there is a guess).
         var cols = Block.Indices(s.Active);

@@ -30,8 +30,7 @@ public sealed class NumericalFailureTests : IDisposable
         return path;
     }
 
-    private static int Parameters(string model) =>
-        ModelFiles<double>.Load(CliRunner.Model(model, "model.json"), CliRunner.Model(model, "weights.safetensors"), CliRunner.Model(model, "data.safetensors")).Parameters.Sum(q => q.Length);
+    private static int Parameters(string model) => Load(model).Parameters.Sum(q => q.Length);
 
     private static string OneErrorLine(CliRun run, int exitCode)
     {
@@ -59,7 +58,7 @@ public sealed class NumericalFailureTests : IDisposable
 
         var damped = Run([.. args, "--damping", "1e-3"]);
         Assert.True(damped.ExitCode == 0, damped.ToString());
-        var files = ModelFiles<double>.Load(CliRunner.Model(model, "model.json"), CliRunner.Model(model, "weights.safetensors"), CliRunner.Model(model, "data.safetensors"));
+        var files = Load(model);
         var request = new CurvatureRequest { Kind = CurvatureRequest.ParseKind(curvature), FisherType = CurvNative.Operators.Curvature.Kfac.FisherType.Type2 };
         var op = request.Build(files.Model, files.Loss, files.Data);
         var residual = (op + new IdentityOperator<double>(op.InputSpace) * 1e-3).MatVec(Npy.Read<double>(x));
@@ -88,7 +87,7 @@ public sealed class NumericalFailureTests : IDisposable
 
         var run = Run([.. args, "--method", "minres"]);
         Assert.True(run.ExitCode == 0, run.ToString());
-        var files = ModelFiles<double>.Load(CliRunner.Model("mlp", "model.json"), CliRunner.Model("mlp", "weights.safetensors"), CliRunner.Model("mlp", "data.safetensors"));
+        var files = Load("mlp");
         var hessian = new HessianOperator<double>(files.Model, files.Loss, files.Data);
         var residual = (hessian + new IdentityOperator<double>(hessian.InputSpace) * 0.05).MatVec(Npy.Read<double>(x));
         Autodiff.FiniteDifference.AssertClose(Npy.Read<double>(b), residual, 1e-9, "(H + 0.05 I) x = b");

@@ -82,7 +82,7 @@ public sealed class KroneckerEigenbasis<T> : LinearOperator<T> where T : unmanag
     {
         double max = 0;
         foreach (var v in damped) max = Math.Max(max, Math.Abs(v));
-        double threshold = Math.Max(1, dimension) * MachineEpsilon * max;
+        double threshold = Math.Max(1, dimension) * Precision.Epsilon<T>() * max;
         var r = Tensor<T>.Zeros(shape);
         for (int i = 0; i < damped.Length; i++)
         {
@@ -92,9 +92,6 @@ public sealed class KroneckerEigenbasis<T> : LinearOperator<T> where T : unmanag
         }
         return r;
     }
-
-    // 2^-52 for double, 2^-23 for float (T.Epsilon is the smallest subnormal, not the machine epsilon).
-    private static readonly double MachineEpsilon = typeof(T) == typeof(float) ? 1.1920928955078125e-7 : 2.220446049250313e-16;
 
     /// <summary>
     /// Eigendecomposition M = Q diag(w) Q^T of a symmetric factor (Q's columns the eigenvectors,
