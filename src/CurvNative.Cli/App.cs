@@ -52,6 +52,8 @@ internal static class App
 
         try
         {
+            // Only before the command's own action: --help and --version touch no file.
+            if (parsed.Action is not null && ReferenceEquals(parsed.Action, parsed.CommandResult.Command.Action)) PathGuard.Check(parsed);
             return parsed.Invoke(new InvocationConfiguration
             {
                 Output = stdout,
@@ -64,13 +66,15 @@ internal static class App
         catch (IOException e) { return Fail(stderr, ExitCodes.BadInput, e.Message); }
         catch (UnauthorizedAccessException e) { return Fail(stderr, ExitCodes.BadInput, e.Message); }
         catch (DllNotFoundException e) { return Fail(stderr, ExitCodes.BadInput, e.Message); }
+        catch (CurvNative.Native.LapackException e) { return Fail(stderr, ExitCodes.BadInput, $"numerical failure: {e.Message}"); }
         catch (Exception e) { return Fail(stderr, ExitCodes.BadInput, $"internal error ({e.GetType().Name}): {e.Message}"); }
     }
 
-    /// <summary>Writes <c>curvnative: error: message</c> as a single line and returns the exit code.</summary>
+    /// <summary>Writes <c>curvnative: error: message</c> as a single line and returns the exit code. Control characters
+    /// that reached the message from input (a layer name with ESC or BEL) are escaped here, whatever produced it.</summary>
     private static int Fail(TextWriter stderr, int exitCode, string message)
     {
-        stderr.WriteLine($"{Name}: error: {CliText.OneLine(message)}");
+        stderr.WriteLine($"{Name}: error: {Text.EscapeControlCharacters(CliText.OneLine(message))}");
         stderr.Flush();
         return exitCode;
     }

@@ -10,21 +10,21 @@ internal enum DType { Float32, Float64 }
 /// <summary>Options shared by several commands, with their validation.</summary>
 internal static class CliOptions
 {
-    /// <summary>A required path of an existing input file.</summary>
-    public static Option<string> InputFile(string name, string description) => new(name)
+    /// <summary>A required path of an existing input file; checked by <see cref="PathGuard"/> before the command runs.</summary>
+    public static PathOption InputFile(string name, string description) => new(name, PathRole.Input)
     {
         Description = description,
         Required = true,
-        HelpName = "path",
     };
 
-    /// <summary>A required path of an output file (its directory must exist).</summary>
-    public static Option<string> OutputFile(string name, string description) => new(name)
+    /// <summary>A path of an output file (its directory must exist); checked by <see cref="PathGuard"/> before the
+    /// command runs. An optional output may default to <paramref name="defaultValue"/>; an empty value means none.</summary>
+    public static PathOption OutputFile(string name, string description, bool required = true, string? defaultValue = null)
     {
-        Description = description,
-        Required = true,
-        HelpName = "path",
-    };
+        var option = new PathOption(name, PathRole.Output) { Description = description, Required = required };
+        if (defaultValue is not null) option.DefaultValueFactory = _ => defaultValue;
+        return option;
+    }
 
     /// <summary><c>--dtype float32|float64</c>, default float64.</summary>
     public static Option<string> Dtype()
@@ -59,14 +59,51 @@ internal static class CliOptions
         CustomParser = result => ParseInt(result, "--batch-size", minimum: 1),
     };
 
-    /// <summary>A positive integer option with a default value.</summary>
-    public static Option<int> PositiveInt(string name, string description, int defaultValue, string helpName = "N") => new(name)
+    /// <summary>A positive integer option with a default value and an optional upper bound (said in --help).</summary>
+    public static Option<int> PositiveInt(string name, string description, int defaultValue, string helpName = "N", int maximum = int.MaxValue) => new(name)
+    {
+        Description = maximum == int.MaxValue ? description : $"{description} At most {maximum}.",
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result => ParseInt(result, name, minimum: 1, maximum) ?? defaultValue,
+    };
+
+    /// <summary>An optional positive integer option (absent: null, the command's default).</summary>
+    public static Option<int?> OptionalPositiveInt(string name, string description, string helpName = "N") => new(name)
     {
         Description = description,
         HelpName = helpName,
-        DefaultValueFactory = _ => defaultValue,
-        CustomParser = result => ParseInt(result, name, minimum: 1) ?? defaultValue,
+        CustomParser = result => ParseInt(result, name, minimum: 1),
     };
+
+    /// <summary>A real-valued option, parsed in the invariant culture and checked at parse time, so a bad value is a
+    /// usage error naming the option before any file is read.</summary>
+    /// <param name="name">The option name.</param>
+    /// <param name="description">Help text.</param>
+    /// <param name="defaultValue">The value when the option is absent.</param>
+    /// <param name="valid">The accepted values (NaN and infinities must be refused here if not meant).</param>
+    /// <param name="expected">The accepted values in words, for the message: "--tol must be {expected}, got 'x'".</param>
+    /// <param name="helpName">The value's name in --help.</param>
+    public static Option<double> Real(string name, string description, double defaultValue, Func<double, bool> valid, string expected, string helpName = "X") => new(name)
+    {
+        Description = $"{description} Must be {expected}.",
+        HelpName = helpName,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result =>
+        {
+            if (result.Tokens.Count == 0) return defaultValue;
+            var text = result.Tokens[0].Value;
+            if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) || !valid(value))
+            {
+                result.AddError($"{name} must be {expected}, got '{text}'.");
+                return defaultValue;
+            }
+            return value;
+        },
+    };
+
+    /// <summary>A tolerance in (0, 1).</summary>
+    public static bool IsFraction(double x) => x > 0 && x < 1;
 
     /// <summary>An integer option with a default value.</summary>
     public static Option<int> Int(string name, string description, int defaultValue, string helpName = "N") => new(name)
@@ -78,18 +115,39 @@ internal static class CliOptions
     };
 
     /// <summary>Parses the option's single token as an integer of at least <paramref name="minimum"/>; reports one clear error otherwise.</summary>
-    private static int? ParseInt(ArgumentResult result, string name, int minimum)
+    private static int? ParseInt(ArgumentResult result, string name, int minimum, int maximum = int.MaxValue)
     {
         if (result.Tokens.Count == 0) return null;
         var text = result.Tokens[0].Value;
         bool positive = minimum == 1;
-        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value) || value < minimum)
+        if (!int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int value) || value < minimum || value > maximum)
         {
-            result.AddError($"{name} must be {(positive ? "a positive integer" : "an integer")}, got '{text}'.");
+            string bound = maximum == int.MaxValue ? "" : $" of at most {maximum}";
+            result.AddError($"{name} must be {(positive ? "a positive integer" : "an integer")}{bound}, got '{Interop.Text.Escape(text, 40)}'.");
             return null;
         }
         return value;
     }
+}
+
+/// <summary>Whether a <see cref="PathOption"/> names a file the command reads or one it writes.</summary>
+internal enum PathRole { Input, Output }
+
+/// <summary>
+/// An option naming a file the command reads (<see cref="PathRole.Input"/>) or writes (<see cref="PathRole.Output"/>).
+/// Create it with <see cref="CliOptions.InputFile"/> or <see cref="CliOptions.OutputFile"/> and add it to a command:
+/// <see cref="App"/> then runs <see cref="PathGuard.Check"/> on every such option before the command's action, so a
+/// new command (pde, pinn) gets the input, output and same-file checks without a line of its own.
+/// </summary>
+internal sealed class PathOption : Option<string>
+{
+    public PathOption(string name, PathRole role) : base(name)
+    {
+        Role = role;
+        HelpName = "path";
+    }
+
+    public PathRole Role { get; }
 }
 
 /// <summary>Checks on paths before any work starts, so a bad path fails fast and nothing is written.</summary>

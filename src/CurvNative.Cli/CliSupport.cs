@@ -39,3 +39,25 @@ internal static class CliText
         return parts.Length == 0 ? "unknown error" : string.Join(" ", parts);
     }
 }
+
+/// <summary>
+/// The one rule for results, used by every command: a non-finite result (overflow, a NaN from the model) is a
+/// reported failure with exit code 1, never printed or written.
+/// </summary>
+internal static class Results
+{
+    /// <summary>Throws unless every element of <paramref name="result"/> is finite.</summary>
+    public static void EnsureFinite<T>(CurvNative.Tensors.Tensor<T> result, string what, string? outPath) where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
+    {
+        if (!result.AllFinite()) throw NonFinite($"the {what} has non-finite elements", typeof(T), outPath);
+    }
+
+    /// <summary>Throws unless <paramref name="value"/> is finite.</summary>
+    public static void EnsureFinite(double value, string what, Type precision, string? outPath)
+    {
+        if (!double.IsFinite(value)) throw NonFinite($"the {what} is {value.ToString(System.Globalization.CultureInfo.InvariantCulture)}", precision, outPath);
+    }
+
+    private static CliException NonFinite(string what, Type precision, string? outPath) =>
+        CliException.BadInput($"{what} (overflow in {(precision == typeof(float) ? "float32" : "float64")}?); {(outPath is null ? "nothing was printed" : $"{outPath} was not written")}.");
+}

@@ -30,14 +30,6 @@ internal sealed class ModelFileOptions
         command.Add(BatchSize);
     }
 
-    /// <summary>Checks that the three input files exist (before anything is read).</summary>
-    public void CheckInputs(ParseResult parsed)
-    {
-        PathChecks.InputFile(parsed.GetRequiredValue(Model), Model.Name);
-        PathChecks.InputFile(parsed.GetRequiredValue(Weights), Weights.Name);
-        PathChecks.InputFile(parsed.GetRequiredValue(Data), Data.Name);
-    }
-
     /// <summary>Loads and cross-checks spec, weights and data in <typeparamref name="T"/> precision.</summary>
     public DataSetObjective<T> Load<T>(ParseResult parsed) where T : unmanaged, IFloatingPointIeee754<T>
     {

@@ -28,12 +28,16 @@ public sealed class ModelFiles<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Parameters in the flat order of torch.nn.utils.parameters_to_vector.</summary>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
 
-    /// <summary>Loads and cross-checks the three files; any mismatch names the file and key.</summary>
+    /// <summary>Loads and cross-checks the three files; any mismatch names the file and key. The weights file is
+    /// checked against the parameter shapes the spec implies before the model is allocated, so a spec with huge
+    /// layers costs nothing beyond the weights file it must match.</summary>
     public static ModelFiles<T> Load(string modelPath, string weightsPath, string dataPath)
     {
         var spec = ModelSpec.Load(modelPath);
+        var weights = SafetensorsFile.Read(weightsPath);
+        CheckWeights(spec.ParameterShapes, weights, weightsPath);
         var model = spec.BuildModel<T>();
-        LoadWeights(model, weightsPath);
+        CopyWeights(model, weights, weightsPath);
         var data = LoadData(spec, dataPath);
         return new ModelFiles<T>(spec, model, spec.BuildLoss<T>(), data);
     }
@@ -43,20 +47,33 @@ public sealed class ModelFiles<T> where T : unmanaged, IFloatingPointIeee754<T>
     public static void LoadWeights(Module<T> model, string path)
     {
         var file = SafetensorsFile.Read(path);
-        var parameters = model.Parameters().ToList();
-        var expected = parameters.Select(p => p.Name).ToHashSet();
+        CheckWeights(model.Parameters().Select(p => (p.Name, p.Shape.ToArray())).ToList(), file, path);
+        CopyWeights(model, file, path);
+    }
+
+    /// <summary>Checks names, shapes and dtypes of a weights file against the expected parameters (header only).</summary>
+    private static void CheckWeights(IReadOnlyList<(string Name, int[] Shape)> parameters, SafetensorsFile file, string path)
+    {
+        var expected = parameters.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
         foreach (var name in file.Names)
             if (!expected.Contains(name))
-                throw new CurvNativeFormatException(path, name, $"the model has no parameter of this name; expected only {string.Join(", ", expected)}.");
-        foreach (var p in parameters)
+                throw new CurvNativeFormatException(path, name, $"the model has no parameter of this name; expected only {string.Join(", ", expected.Select(n => Text.Quote(n)))}.");
+        foreach (var (name, shape) in parameters)
         {
-            if (!file.Contains(p.Name))
-                throw new CurvNativeFormatException(path, p.Name, $"missing: the model needs a tensor of shape {Shape.Format(p.Shape)}.");
-            var info = file.GetInfo(p.Name);
-            if (!info.ShapeArray.AsSpan().SequenceEqual(p.Shape))
-                throw new CurvNativeFormatException(path, p.Name, $"expected shape {Shape.Format(p.Shape)}, found {Shape.Format(info.ShapeArray)}.");
+            if (!file.Contains(name))
+                throw new CurvNativeFormatException(path, name, $"missing: the model needs a tensor of shape {Shape.Format(shape)}.");
+            var info = file.GetInfo(name);
+            if (!info.ShapeArray.AsSpan().SequenceEqual(shape))
+                throw new CurvNativeFormatException(path, name, $"expected shape {Shape.Format(shape)}, found {Shape.Format(info.ShapeArray)}.");
             if (info.DType is not (SafetensorsFile.F32 or SafetensorsFile.F64))
-                throw new CurvNativeFormatException(path, p.Name, $"expected dtype F32 or F64, found {info.DType}.");
+                throw new CurvNativeFormatException(path, name, $"expected dtype F32 or F64, found {info.DType}.");
+        }
+    }
+
+    private static void CopyWeights(Module<T> model, SafetensorsFile file, string path)
+    {
+        foreach (var p in model.Parameters())
+        {
             var t = file.GetTensor<T>(p.Name);
             TensorChecks.EnsureFinite(t, path, p.Name);
             t.Span.CopyTo(p.Value.Span);

@@ -36,13 +36,34 @@ public sealed class ModelSpec
     private static readonly string[] LayerTypes = ["linear", "conv2d", "relu", "tanh", "sigmoid", "gelu", "flatten", "maxpool2d", "avgpool2d"];
     private static readonly string[] LossTypes = ["cross_entropy", "mse", "bce_with_logits"];
 
-    /// <summary>Reads and validates a spec; errors name the file and the offending entry.</summary>
+    /// <summary>The largest spec file accepted (a spec is a few KB; this bounds what a wrong path can cost).</summary>
+    public const int MaxSpecBytes = 1 << 20;
+
+    /// <summary>The largest per-sample tensor (elements) a layer may produce, and the largest parameter tensor;
+    /// a spec beyond it is refused before anything is allocated (2^28 elements: 2 GB in float64 per sample).</summary>
+    public const long MaxElements = 1L << 28;
+
+    /// <summary>Reads and validates a spec; errors name the file and the offending entry. The file must be a regular
+    /// file of at most <see cref="MaxSpecBytes"/> bytes (not a device such as /dev/zero, not a FIFO).</summary>
     public static ModelSpec Load(string path)
     {
         string text;
-        try { text = File.ReadAllText(path); }
+        try
+        {
+            if (FileStatus.Get(path) is { Kind: not FileKind.Regular } status)
+                throw new CurvNativeFormatException(path, null, $"is {FileStatus.Describe(status.Kind)}; expected a regular JSON file.");
+            using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 12);
+            var buffer = new byte[MaxSpecBytes + 1];
+            int n = 0, read;
+            while (n < buffer.Length && (read = fs.Read(buffer, n, buffer.Length - n)) > 0) n += read;
+            if (n > MaxSpecBytes)
+                throw new CurvNativeFormatException(path, null, $"the model spec is larger than {MaxSpecBytes} bytes; a model.json is a few KB (is this the right file?).");
+            text = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer, 0, n);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         { throw new CurvNativeFormatException(path, null, $"cannot read the model spec ({e.Message})."); }
+        catch (System.Text.DecoderFallbackException)
+        { throw new CurvNativeFormatException(path, null, "the model spec is not UTF-8 text."); }
         return Parse(text, path);
     }
 
@@ -59,10 +80,13 @@ public sealed class ModelSpec
             var inputShape = IntArray(Require(root, "input_shape", path, "the top level"), path, "input_shape");
             if (inputShape.Length == 0 || inputShape.Any(d => d < 1))
                 throw new CurvNativeFormatException(path, null, $"input_shape must be a non-empty list of positive integers, got [{string.Join(", ", inputShape)}].");
+            if (inputShape.Aggregate(1L, (a, b) => a * b) > MaxElements)
+                throw new CurvNativeFormatException(path, null, $"input_shape [{string.Join(", ", inputShape)}] has more than {MaxElements} elements per sample.");
 
             var layersEl = Require(root, "layers", path, "the top level");
             if (layersEl.ValueKind != JsonValueKind.Array) throw new CurvNativeFormatException(path, null, $"'layers' must be a list, got {layersEl.ValueKind}.");
             var layers = new List<LayerSpec>();
+            var names = new Dictionary<string, int>(StringComparer.Ordinal);
             int index = 0;
             foreach (var l in layersEl.EnumerateArray())
             {
@@ -70,9 +94,17 @@ public sealed class ModelSpec
                 if (l.ValueKind != JsonValueKind.Object) throw new CurvNativeFormatException(path, null, $"{where} must be an object.");
                 var type = Str(Require(l, "type", path, where), path, $"{where}.type");
                 if (!LayerTypes.Contains(type))
-                    throw new CurvNativeFormatException(path, null, $"{where} has unknown layer type '{type}'; expected one of {string.Join(", ", LayerTypes)}.");
+                    throw new CurvNativeFormatException(path, null, $"{where} has unknown layer type {Text.Quote(type)}; expected one of {string.Join(", ", LayerTypes)}.");
                 string? name = l.TryGetProperty("name", out var n) ? Str(n, path, $"{where}.name") : null;
-                if (type is "linear" or "conv2d") name ??= index.ToString(CultureInfo.InvariantCulture);
+                if (type is "linear" or "conv2d")
+                {
+                    name ??= index.ToString(CultureInfo.InvariantCulture);
+                    if (name.Length == 0) throw new CurvNativeFormatException(path, null, $"{where}.name is empty; parameters are named '<name>.weight'.");
+                    // Two layers of one name would share the stored tensors '<name>.weight' and '<name>.bias' (tied weights).
+                    if (names.TryGetValue(name, out int other))
+                        throw new CurvNativeFormatException(path, null, $"{where} and layers[{other}] are both named {Text.Quote(name)}; layer names must be unique.");
+                    names[name] = index;
+                }
                 var options = l.EnumerateObject().Where(p => p.Name is not ("type" or "name")).ToDictionary(p => p.Name, p => p.Value.Clone());
                 layers.Add(new LayerSpec(type, name, options));
                 index++;
@@ -82,16 +114,18 @@ public sealed class ModelSpec
             var lossEl = Require(root, "loss", path, "the top level");
             var lossType = Str(Require(lossEl, "type", path, "loss"), path, "loss.type");
             if (!LossTypes.Contains(lossType))
-                throw new CurvNativeFormatException(path, null, $"unknown loss type '{lossType}'; expected one of {string.Join(", ", LossTypes)}.");
+                throw new CurvNativeFormatException(path, null, $"unknown loss type {Text.Quote(lossType)}; expected one of {string.Join(", ", LossTypes)}.");
             var reductionText = lossEl.TryGetProperty("reduction", out var r) ? Str(r, path, "loss.reduction") : "mean";
             var reduction = reductionText switch
             {
                 "mean" => Reduction.Mean,
                 "sum" => Reduction.Sum,
-                _ => throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got '{reductionText}'."),
+                _ => throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got {Text.Quote(reductionText)}."),
             };
             var spec = new ModelSpec(path, inputShape, layers, lossType, reduction);
-            spec.OutputShape = spec.Walk<double>(null, null);
+            var parameters = new List<(string, int[])>();
+            spec.OutputShape = spec.Walk<double>(null, null, parameters);
+            spec.ParameterShapes = parameters;
             if (spec.UsesClassIndices && spec.OutputShape.Length != 1)
                 throw new CurvNativeFormatException(path, null, $"cross_entropy needs logits [N, C] but the layers produce per-sample shape [{string.Join(", ", spec.OutputShape)}].");
             return spec;
@@ -103,20 +137,27 @@ public sealed class ModelSpec
     public Sequential<T> BuildModel<T>(int seed = 0) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var modules = new List<Module<T>>();
-        Walk(new Random(seed), modules);
+        Walk(new Random(seed), modules, null);
         return new Sequential<T>([.. modules]);
     }
 
-    /// <summary>Follows the layers' shapes from the input; creates the modules when a list is given.</summary>
-    private int[] Walk<T>(Random? rng, List<Module<T>>? modules) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>The parameters the layers create, in parameters_to_vector order: name ('&lt;layer&gt;.weight' or
+    /// '&lt;layer&gt;.bias') and PyTorch shape. Known from the spec alone, so a weights file can be checked against it
+    /// before any parameter is allocated.</summary>
+    public IReadOnlyList<(string Name, int[] Shape)> ParameterShapes { get; private set; } = [];
+
+    /// <summary>Follows the layers' shapes from the input, validating every size; creates the modules when a list
+    /// is given and records the parameter shapes when <paramref name="parameters"/> is given.</summary>
+    private int[] Walk<T>(Random? rng, List<Module<T>>? modules, List<(string, int[])>? parameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var shape = InputShape;
         for (int i = 0; i < Layers.Count; i++)
         {
             var l = Layers[i];
             string where = $"layers[{i}] ({l.Type})";
-            int Int(string key, int? fallback = null)
+            int Int(string key, int minimum, int? fallback = null)
             {
+                int v;
                 if (l.Options.TryGetValue(key, out var el))
                 {
                     if (el.ValueKind == JsonValueKind.Array)
@@ -125,46 +166,61 @@ public sealed class ModelSpec
                         var pair = IntArray(el, Path, $"{where}.{key}");
                         if (pair.Length != 2 || pair[0] != pair[1])
                             throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be an integer or a square pair, got [{string.Join(", ", pair)}].");
-                        return pair[0];
+                        v = pair[0];
                     }
-                    if (el.ValueKind != JsonValueKind.Number || !el.TryGetInt32(out var v))
-                        throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be an integer, got {el.GetRawText()}.");
-                    return v;
+                    else if (el.ValueKind != JsonValueKind.Number || !el.TryGetInt32(out v))
+                        throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be an integer, got {Text.Quote(el.GetRawText(), 40)}.");
                 }
-                return fallback ?? throw new CurvNativeFormatException(Path, null, $"{where} is missing '{key}'.");
+                else v = fallback ?? throw new CurvNativeFormatException(Path, null, $"{where} is missing '{key}'.");
+                if (v < minimum)
+                    throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be {(minimum == 0 ? "non-negative" : $"at least {minimum}")}, got {v}.");
+                return v;
             }
             bool Bool(string key) => !l.Options.TryGetValue(key, out var el) || el.ValueKind switch
             {
                 JsonValueKind.True => true,
                 JsonValueKind.False => false,
-                _ => throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be true or false, got {el.GetRawText()}."),
+                _ => throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be true or false, got {Text.Quote(el.GetRawText(), 40)}."),
             };
             void Expect(bool ok, string expected)
             {
                 if (!ok) throw new CurvNativeFormatException(Path, null, $"{where} expects input {expected} but the previous layers produce [{string.Join(", ", shape)}].");
+            }
+            void Parameter(string suffix, params long[] dims)
+            {
+                long count = dims.Aggregate(1L, (a, b) => a * b);
+                if (count > MaxElements)
+                    throw new CurvNativeFormatException(Path, null, $"{where} has a {suffix} of [{string.Join(", ", dims)}] = {count} elements; at most {MaxElements} are supported.");
+                parameters?.Add(($"{l.Name}.{suffix}", dims.Select(d => (int)d).ToArray()));
             }
 
             switch (l.Type)
             {
                 case "linear":
                 {
-                    int inF = Int("in_features"), outF = Int("out_features");
+                    int inF = Int("in_features", 1), outF = Int("out_features", 1);
                     Expect(shape.Length >= 1 && shape[^1] == inF, $"[..., {inF}]");
-                    modules?.Add(new Linear<T>(l.Name!, inF, outF, Bool("bias"), rng));
-                    shape = [.. shape[..^1], outF];
+                    bool bias = Bool("bias");
+                    Parameter("weight", outF, inF);
+                    if (bias) Parameter("bias", outF);
+                    shape = Output([.. shape[..^1], outF]);
+                    modules?.Add(new Linear<T>(l.Name!, inF, outF, bias, rng));
                     break;
                 }
                 case "conv2d":
                 {
-                    int cin = Int("in_channels"), cout = Int("out_channels"), k = Int("kernel_size"), s = Int("stride", 1), p = Int("padding", 0);
-                    Expect(shape.Length == 3 && shape[0] == cin && shape[1] + 2 * p >= k && shape[2] + 2 * p >= k, $"[{cin}, H, W] with H, W >= {k - 2 * p}");
-                    modules?.Add(new Conv2d<T>(l.Name!, cin, cout, k, s, p, Bool("bias"), rng));
-                    shape = [cout, (shape[1] + 2 * p - k) / s + 1, (shape[2] + 2 * p - k) / s + 1];
+                    int cin = Int("in_channels", 1), cout = Int("out_channels", 1), k = Int("kernel_size", 1), s = Int("stride", 1, 1), p = Int("padding", 0, 0);
+                    Expect(shape.Length == 3 && shape[0] == cin && shape[1] + 2L * p >= k && shape[2] + 2L * p >= k, $"[{cin}, H, W] with H, W >= {k - 2L * p}");
+                    bool bias = Bool("bias");
+                    Parameter("weight", cout, cin, k, k);
+                    if (bias) Parameter("bias", cout);
+                    shape = Output(cout, (shape[1] + 2L * p - k) / s + 1, (shape[2] + 2L * p - k) / s + 1);
+                    modules?.Add(new Conv2d<T>(l.Name!, cin, cout, k, s, p, bias, rng));
                     break;
                 }
                 case "maxpool2d" or "avgpool2d":
                 {
-                    int k = Int("kernel_size"), s = Int("stride", k);
+                    int k = Int("kernel_size", 1), s = Int("stride", 1, k);
                     Expect(shape.Length == 3 && shape[1] >= k && shape[2] >= k, $"[C, H, W] with H, W >= {k}");
                     modules?.Add(l.Type == "maxpool2d" ? new MaxPool2d<T>(k, s) : new AvgPool2d<T>(k, s));
                     shape = [shape[0], (shape[1] - k) / s + 1, (shape[2] - k) / s + 1];
@@ -172,12 +228,20 @@ public sealed class ModelSpec
                 }
                 case "flatten":
                     modules?.Add(new Flatten<T>());
-                    shape = [shape.Aggregate(1, (a, b) => a * b)];
+                    shape = [shape.Aggregate(1, (a, b) => a * b)]; // bounded by MaxElements: every shape so far was checked
                     break;
                 case "relu": modules?.Add(new ReLU<T>()); break;
                 case "tanh": modules?.Add(new Tanh<T>()); break;
                 case "sigmoid": modules?.Add(new Sigmoid<T>()); break;
                 case "gelu": modules?.Add(new GELU<T>()); break;
+            }
+
+            int[] Output(params long[] dims)
+            {
+                long count = dims.Aggregate(1L, (a, b) => a * b);
+                if (count > MaxElements)
+                    throw new CurvNativeFormatException(Path, null, $"{where} produces [{string.Join(", ", dims)}] = {count} elements per sample; at most {MaxElements} are supported.");
+                return dims.Select(d => (int)d).ToArray();
             }
         }
         return shape;
@@ -201,12 +265,12 @@ public sealed class ModelSpec
     }
 
     private static string Str(JsonElement e, string path, string where)
-        => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new CurvNativeFormatException(path, null, $"{where} must be a string, got {e.GetRawText()}.");
+        => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new CurvNativeFormatException(path, null, $"{where} must be a string, got {Text.Quote(e.GetRawText(), 40)}.");
 
     private static int[] IntArray(JsonElement e, string path, string where)
     {
-        if (e.ValueKind != JsonValueKind.Array) throw new CurvNativeFormatException(path, null, $"{where} must be a list of integers, got {e.GetRawText()}.");
+        if (e.ValueKind != JsonValueKind.Array) throw new CurvNativeFormatException(path, null, $"{where} must be a list of integers, got {Text.Quote(e.GetRawText(), 40)}.");
         return e.EnumerateArray().Select(x => x.ValueKind == JsonValueKind.Number && x.TryGetInt32(out var v) ? v
-            : throw new CurvNativeFormatException(path, null, $"{where} must contain integers, got {x.GetRawText()}.")).ToArray();
+            : throw new CurvNativeFormatException(path, null, $"{where} must contain integers, got {Text.Quote(x.GetRawText(), 40)}.")).ToArray();
     }
 }

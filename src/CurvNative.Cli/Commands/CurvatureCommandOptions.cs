@@ -20,7 +20,10 @@ internal sealed class CurvatureCommandOptions
     public Option<string> Curvature { get; } = Choice("--curvature", "Curvature matrix: hessian, ggn, ef (empirical Fisher), fisher-mc, kfac or ekfac.",
         ["hessian", "ggn", "ef", "fisher-mc", "kfac", "ekfac"], required: true);
 
-    public Option<int> McSamples { get; } = CliOptions.PositiveInt("--mc-samples", "Monte-Carlo samples per data point (fisher-mc, and kfac/ekfac with --fisher-type mc).", 1);
+    /// <summary>Capped: beyond it the exact type-2 Fisher (--curvature ggn, --fisher-type type-2) is cheaper and exact.</summary>
+    public const int MaxMcSamples = 10_000;
+
+    public Option<int> McSamples { get; } = CliOptions.PositiveInt("--mc-samples", "Monte-Carlo samples per data point (fisher-mc, and kfac/ekfac with --fisher-type mc).", 1, maximum: MaxMcSamples);
 
     public Option<int> Seed { get; } = new("--seed") { Description = "Seed of the Monte-Carlo draws.", DefaultValueFactory = _ => 0 };
 

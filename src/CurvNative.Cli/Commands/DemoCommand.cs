@@ -20,12 +20,11 @@ internal static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the initialisation and of the shuffling.", HelpName = "S", DefaultValueFactory = _ => 0 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the results (no header, no progress bars)." };
         var noCurvature = new Option<bool>("--no-curvature") { Description = "Skip the curvature report." };
-        var plot = new Option<string?>("--plot") { Description = "Where to write the SVG of the GGN spectral densities ('' for none).", DefaultValueFactory = _ => "curvnative-demo-density.svg" };
+        var plot = CliOptions.OutputFile("--plot", "Where to write the SVG of the GGN spectral densities ('' for none).", required: false, defaultValue: "curvnative-demo-density.svg");
         var command = new Command("demo", "Train an MLP and a CNN on the bundled 8x8 digits, report their accuracy and their curvature.") { epochs, seed, quiet, noCurvature, plot };
         command.SetAction(parsed =>
         {
             string? plotPath = string.IsNullOrEmpty(parsed.GetValue(plot)) ? null : parsed.GetValue(plot);
-            if (plotPath is not null) PathChecks.OutputFile(plotPath, "--plot");
             Run(context, new DemoSettings(parsed.GetValue(epochs), parsed.GetValue(seed)), parsed.GetValue(quiet), !parsed.GetValue(noCurvature), plotPath);
             return ExitCodes.Success;
         });

@@ -19,9 +19,7 @@ internal static class GradCommand
         command.Add(output);
         command.SetAction(parsed =>
         {
-            inputs.CheckInputs(parsed);
             string outPath = parsed.GetRequiredValue(output);
-            PathChecks.OutputFile(outPath, output.Name);
             if (inputs.GetDtype(parsed) == DType.Float32) Write<float>(inputs, parsed, outPath);
             else Write<double>(inputs, parsed, outPath);
             return ExitCodes.Success;
@@ -32,8 +30,7 @@ internal static class GradCommand
     private static void Write<T>(ModelFileOptions inputs, ParseResult parsed, string outPath) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var gradient = inputs.Load<T>(parsed).Gradient();
-        if (!gradient.AllFinite())
-            throw CliException.BadInput($"the gradient has non-finite elements (overflow in {typeof(T).Name}?); {outPath} was not written.");
+        Results.EnsureFinite(gradient, "gradient", outPath);
         Npy.Write(outPath, gradient);
     }
 }

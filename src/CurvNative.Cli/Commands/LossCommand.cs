@@ -14,7 +14,6 @@ internal static class LossCommand
         inputs.AddTo(command);
         command.SetAction(parsed =>
         {
-            inputs.CheckInputs(parsed);
             double loss = inputs.GetDtype(parsed) == DType.Float32 ? Evaluate<float>(inputs, parsed) : Evaluate<double>(inputs, parsed);
             context.Out.WriteLine(loss.ToString("R", CultureInfo.InvariantCulture));
             return ExitCodes.Success;
@@ -23,5 +22,9 @@ internal static class LossCommand
     }
 
     private static double Evaluate<T>(ModelFileOptions inputs, ParseResult parsed) where T : unmanaged, IFloatingPointIeee754<T>
-        => inputs.Load<T>(parsed).Loss();
+    {
+        double loss = inputs.Load<T>(parsed).Loss();
+        Results.EnsureFinite(loss, "loss", typeof(T), null);
+        return loss;
+    }
 }

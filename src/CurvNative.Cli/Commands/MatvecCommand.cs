@@ -21,10 +21,7 @@ internal static class MatvecCommand
         command.Add(output);
         command.SetAction(parsed =>
         {
-            curvature.Files.CheckInputs(parsed);
-            PathChecks.InputFile(parsed.GetRequiredValue(vector), vector.Name);
             string outPath = parsed.GetRequiredValue(output);
-            PathChecks.OutputFile(outPath, output.Name);
             if (curvature.Files.GetDtype(parsed) == DType.Float32) Run<float>(curvature, parsed, parsed.GetRequiredValue(vector), outPath);
             else Run<double>(curvature, parsed, parsed.GetRequiredValue(vector), outPath);
             return ExitCodes.Success;
@@ -37,8 +34,7 @@ internal static class MatvecCommand
         var (_, op) = curvature.Build<T>(parsed);
         var v = CurvatureCommandOptions.ReadVectors<T>(vectorPath, "--vector", op.Columns);
         var result = v.Rank == 1 ? op.MatVec(v) : op.MatMat(v);
-        if (!result.AllFinite())
-            throw CliException.BadInput($"the product has non-finite elements (overflow in {typeof(T).Name}?); {outPath} was not written.");
+        Results.EnsureFinite(result, "product", outPath);
         Npy.Write(outPath, result);
     }
 }

@@ -1,6 +1,7 @@
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Solvers.Internal;
+using CurvNative.Tensors;
 
 namespace CurvNative.Solvers;
 
@@ -13,8 +14,11 @@ namespace CurvNative.Solvers;
 /// </summary>
 /// <remarks>
 /// CG refuses an operator that is not flagged symmetric. Positive definiteness is checked as the iteration
-/// goes: a direction with pᵀ(A + λI)p ≤ 0 ends the column with <see cref="SolveStatus.IndefiniteDetected"/>
-/// (use <see cref="Minres{T}"/> for symmetric indefinite systems such as the Hessian, or increase λ).
+/// goes: a direction with pᵀ(A + λI)p ≤ 0 beyond rounding ends the column with <see cref="SolveStatus.IndefiniteDetected"/>
+/// (use <see cref="Minres{T}"/> for symmetric indefinite systems such as the Hessian, or increase λ); one with
+/// |pᵀ(A + λI)p| ≤ n ε(T) · max Rayleigh quotient seen · ‖p‖² is zero curvature to working precision (a singular or
+/// too ill-conditioned PSD system, or a tolerance below attainable accuracy) and ends with
+/// <see cref="SolveStatus.ToleranceNotAttainable"/>.
 /// The preconditioner M ≈ (A + λI)⁻¹ may be any symmetric positive definite <see cref="LinearOperator{T}"/>.
 /// </remarks>
 /// <typeparam name="T">Element type (float or double).</typeparam>
@@ -43,6 +47,9 @@ public sealed class ConjugateGradient<T> : KrylovSolver<T> where T : unmanaged, 
         var alpha = new double[k];
         var beta = new double[k];
         var negAlpha = new double[k];
+        var pp = new double[k];
+        var curvature = new double[k]; // largest Rayleigh quotient pᵀ(A + λI)p / pᵀp seen: a lower bound of ‖A + λI‖
+        double rounding = Math.Max(1, n) * Precision.Epsilon<T>();
 
         // r = b − (A + λI) x₀ (a product only when there is a guess).
         var cols = Block.Indices(s.Active);
@@ -66,8 +73,8 @@ public sealed class ConjugateGradient<T> : KrylovSolver<T> where T : unmanaged, 
                 {
                     if (rel[c] <= s.Tolerance) s.Finish(c, SolveStatus.Converged, rel[c], "converged");
                     else if (s.Restarts[c] < s.MaxRestarts && s.Iterations[c] < maxIt) { s.Restarts[c]++; restart.Add(c); }
-                    else s.Finish(c, SolveStatus.Breakdown, rel[c],
-                        $"the recursive residual met the tolerance but the true relative residual stagnated at {rel[c]:G3} > {s.Tolerance:G3} after {s.Restarts[c]} restarts: the tolerance is below the accuracy attainable in {typeof(T).Name}");
+                    else s.Finish(c, SolveStatus.ToleranceNotAttainable, rel[c],
+                        $"tolerance not attainable: the recursive residual met the tolerance but the true relative residual stagnated at {rel[c]:G3} > {s.Tolerance:G3} after {s.Restarts[c]} restarts: the tolerance is below the accuracy attainable in {typeof(T).Name}");
                 }
                 // The true residual is now in r for the restarted columns: restart the directions from it.
                 StartDirections(s, [.. restart], r, z, p, rz);
@@ -79,6 +86,7 @@ public sealed class ConjugateGradient<T> : KrylovSolver<T> where T : unmanaged, 
             // q = (A + λI) p; α = rᵀz / pᵀq.
             s.ApplyOperator(p, cols, q);
             Block.Dots(p, q, n, k, s.Active, pq);
+            Block.Dots(p, p, n, k, s.Active, pp);
             var ended = new List<int>();
             foreach (var c in cols)
             {
@@ -86,6 +94,14 @@ public sealed class ConjugateGradient<T> : KrylovSolver<T> where T : unmanaged, 
                 if (!double.IsFinite(pq[c]))
                 {
                     s.Finish(c, SolveStatus.Breakdown, double.NaN, $"pᵀ(A + λI)p = {pq[c]} at iteration {s.Iterations[c]}: the operator produced NaN or infinite values");
+                    ended.Add(c);
+                }
+                else if (pq[c] <= 0 && -pq[c] <= rounding * curvature[c] * pp[c])
+                {
+                    // Zero curvature up to the rounding of the products (n ε ‖A + λI‖ ‖p‖²): A + λI is singular or too
+                    // ill-conditioned for this tolerance in T, which is not evidence of a negative eigenvalue.
+                    s.Finish(c, SolveStatus.ToleranceNotAttainable, double.NaN,
+                        $"tolerance not attainable: pᵀ(A + λI)p = {pq[c]:G3} at iteration {s.Iterations[c]} is at rounding level ({rounding:G2} x the largest curvature {curvature[c]:G3} seen): A + λI (λ = {Options.Damping:G3}) is singular or too ill-conditioned in {typeof(T).Name} for tolerance {s.Tolerance:G3}; use a larger tolerance or more damping");
                     ended.Add(c);
                 }
                 else if (pq[c] <= 0)
@@ -96,6 +112,7 @@ public sealed class ConjugateGradient<T> : KrylovSolver<T> where T : unmanaged, 
                 }
                 else
                 {
+                    curvature[c] = Math.Max(curvature[c], pq[c] / pp[c]);
                     alpha[c] = rz[c] / pq[c];
                     negAlpha[c] = -alpha[c];
                 }

@@ -95,8 +95,8 @@ public sealed class Minres<T> : KrylovSolver<T> where T : unmanaged, IFloatingPo
                 {
                     if (rel[c] <= s.Tolerance) s.Finish(c, SolveStatus.Converged, rel[c], "converged");
                     else if (s.Restarts[c] < s.MaxRestarts && s.Iterations[c] < maxIt) { s.Restarts[c]++; restart.Add(c); }
-                    else s.Finish(c, SolveStatus.Breakdown, rel[c],
-                        $"the recursive residual met the tolerance but the true relative residual stagnated at {rel[c]:G3} > {s.Tolerance:G3} after {s.Restarts[c]} restarts: the tolerance is below the accuracy attainable in {typeof(T).Name}, or the system is singular");
+                    else s.Finish(c, SolveStatus.ToleranceNotAttainable, rel[c],
+                        $"tolerance not attainable: the recursive residual met the tolerance but the true relative residual stagnated at {rel[c]:G3} > {s.Tolerance:G3} after {s.Restarts[c]} restarts: the tolerance is below the accuracy attainable in {typeof(T).Name}, or the system is singular");
                 }
                 Start([.. restart], residualInR1: true);
             }

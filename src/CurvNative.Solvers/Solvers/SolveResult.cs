@@ -13,13 +13,19 @@ public enum SolveStatus
     /// <summary>The iteration limit was reached before the tolerance; the solution is the last iterate.</summary>
     MaxIterations = 1,
 
-    /// <summary>CG met a direction p with pᵀ (A + λI) p ≤ 0: the operator is not positive definite. The
-    /// solution is the iterate before that step. Use MINRES, or increase the damping λ.</summary>
-    IndefiniteDetected = 2,
+    /// <summary>The tolerance is below the accuracy attainable in the element type for this system: the true
+    /// residual stagnated above it, or CG met a direction whose curvature pᵀ(A + λI)p is at rounding level
+    /// (A + λI singular or too ill-conditioned). The solution is the best iterate; its residual is reported.
+    /// Use a larger tolerance or more damping.</summary>
+    ToleranceNotAttainable = 2,
 
-    /// <summary>The recurrence cannot continue: a NaN or infinity appeared, the preconditioner is not
-    /// positive definite, or the residual stagnated above the tolerance (below attainable accuracy).</summary>
-    Breakdown = 3,
+    /// <summary>CG met a direction p with pᵀ (A + λI) p clearly below zero (beyond rounding): the operator is not
+    /// positive definite. The solution is the iterate before that step. Use MINRES, or increase the damping λ.</summary>
+    IndefiniteDetected = 3,
+
+    /// <summary>The recurrence cannot continue: a NaN or infinity appeared or the preconditioner is not
+    /// positive definite.</summary>
+    Breakdown = 4,
 }
 
 /// <summary>Options of the Krylov solvers (<see cref="ConjugateGradient{T}"/>, <see cref="Minres{T}"/>).</summary>
@@ -42,7 +48,7 @@ public sealed record SolverOptions
     /// <summary>
     /// How many times a column whose recursive residual met the tolerance but whose true residual did not is
     /// restarted from its current iterate (the recursive residual drifts from the true one in finite precision).
-    /// Default 3; after that the column ends with <see cref="SolveStatus.Breakdown"/> (stagnation).
+    /// Default 3; after that the column ends with <see cref="SolveStatus.ToleranceNotAttainable"/> (stagnation).
     /// </summary>
     public int MaxRestarts { get; init; } = 3;
 

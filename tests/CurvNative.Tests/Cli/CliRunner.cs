@@ -30,6 +30,10 @@ internal static class CliRunner
     public static string[] ModelArgs(string name) =>
         ["--model", Model(name, "model.json"), "--weights", Model(name, "weights.safetensors"), "--data", Model(name, "data.safetensors")];
 
+    /// <summary>The fixture's spec, weights and data loaded in float64.</summary>
+    public static CurvNative.Interop.ModelFiles<double> Load(string name) =>
+        CurvNative.Interop.ModelFiles<double>.Load(Model(name, "model.json"), Model(name, "weights.safetensors"), Model(name, "data.safetensors"));
+
     public static double ExpectedLoss(string name)
     {
         using var json = JsonDocument.Parse(File.ReadAllText(Model(name, "loss.json")));

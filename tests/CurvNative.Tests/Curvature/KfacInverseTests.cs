@@ -1,4 +1,5 @@
 using CurvNative.NN.Losses;
+using CurvNative.Operators;
 using CurvNative.Operators.Curvature.Kfac;
 using CurvNative.Tensors;
 using Xunit;
@@ -96,10 +97,35 @@ public class KfacInverseTests
     {
         var p = Create("mlp", "ce", Reduction.Mean, n: 2);
         var kfac = new KfacOperator<double>(p.Model, p.Loss, p.Data, new KfacOptions { FisherType = FisherType.Type2 });
-        var e = Assert.Throws<InvalidOperationException>(() => kfac.Inverse(0));
+        var e = Assert.Throws<SingularOperatorException>(() => kfac.Inverse(0));
         Assert.Contains("singular", e.Message);
         Assert.Throws<ArgumentOutOfRangeException>(() => kfac.Inverse(-1));
         Assert.Throws<ArgumentOutOfRangeException>(() => kfac.Inverse(double.NaN));
+    }
+
+    /// <summary>Cross-entropy's output-gradient factor has the null vector 1, so undamped KFAC and EKFAC are singular
+    /// whatever the data: the computed eigenvalue is rounding noise (~1e-18 or ~1e-35 here, of either sign), which the
+    /// old `value > 0` test inverted into |x| ~ 1e20..1e63. The relative threshold refuses it; a damping above the
+    /// threshold gives a true inverse.</summary>
+    [Theory]
+    [InlineData("kfac", "mlp")]
+    [InlineData("ekfac", "mlp")]
+    [InlineData("kfac", "cnn")]
+    [InlineData("ekfac", "cnn")]
+    public void UndampedCrossEntropyIsRefusedAsSingularAndDampingAboveTheThresholdInverts(string which, string model)
+    {
+        var p = Create(model, "ce", Reduction.Mean, n: 9);
+        var options = new KfacOptions { FisherType = FisherType.Type2 };
+        LinearOperator<double> op = which == "kfac" ? new KfacOperator<double>(p.Model, p.Loss, p.Data, options) : new EkfacOperator<double>(p.Model, p.Loss, p.Data, options);
+        Func<double, LinearOperator<double>> inverse = op is KfacOperator<double> k ? d => k.Inverse(d, KfacDamping.Exact) : ((EkfacOperator<double>)op).Inverse;
+
+        var e = Assert.Throws<SingularOperatorException>(() => inverse(0));
+        Assert.True(e.Eigenvalue <= e.Threshold, e.Message);
+        Assert.True(e.Threshold > 0 && e.Threshold < 1e-10 * e.LargestEigenvalue, e.Message);
+        Assert.Contains("damping", e.Message);
+
+        double lambda = SingularOperatorException.SuggestedDamping(e.LargestEigenvalue);
+        AssertInverse(AddDiagonal(op.ToDense(), lambda), inverse(lambda).ToDense(), 1e-8, $"{which} inverse with damping {lambda}");
     }
 
     [Fact]

@@ -49,4 +49,37 @@ public sealed class AtomicFileTests : IDisposable
         Assert.Throws<DirectoryNotFoundException>(() => Npy.WriteInt64(path, new Int64Tensor([1], 1)));
         Assert.Empty(_dir.Entries());
     }
+
+    [Fact]
+    public void PendingTemporaryFilesAreListedAndDeletedOnRequest()
+    {
+        // What the CLI's SIGINT/SIGTERM handlers do while a write is in progress.
+        string path = _dir.File("result.npy");
+        File.WriteAllText(path, "previous");
+        string? seen = null;
+        Assert.ThrowsAny<IOException>(() => AtomicFile.Write(path, s =>
+        {
+            s.Write(new byte[1000]);
+            seen = Assert.Single(AtomicFile.PendingTemporaryFiles, t => Path.GetDirectoryName(t) == _dir.Path);
+            Assert.True(File.Exists(seen));
+            AtomicFile.DeletePendingTemporaryFiles();
+            Assert.False(File.Exists(seen));
+        }));
+        Assert.NotNull(seen);
+        Assert.DoesNotContain(seen, AtomicFile.PendingTemporaryFiles);
+        Assert.Equal("previous", File.ReadAllText(path));
+        Assert.Equal(["result.npy"], _dir.Entries());
+    }
+
+    [Fact]
+    public void ADirectoryOrSocketAtTheDestinationIsRefusedNotReplaced()
+    {
+        string path = _dir.File("s.sock");
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        socket.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        var ex = Assert.Throws<IOException>(() => AtomicFile.WriteAllText(path, "x"));
+        Assert.Contains("socket", ex.Message);
+        Assert.Equal(FileKind.Socket, FileStatus.Get(path)!.Kind);
+        Assert.Equal(["s.sock"], _dir.Entries());
+    }
 }

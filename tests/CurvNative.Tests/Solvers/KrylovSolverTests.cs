@@ -255,6 +255,19 @@ public class KrylovSolverTests
         Assert.True(r.Solution.AllFinite());
     }
 
+    /// <summary>diag(1, 0) with b = (1, 1): the second CG direction is (0, 2), whose curvature is exactly 0. That is a
+    /// singular positive semi-definite system, not an indefinite one: CG must not report a negative eigenvalue.</summary>
+    [Fact]
+    public void ZeroCurvatureOfASemidefiniteSystemIsNotReportedAsIndefinite()
+    {
+        var op = new DiagonalOperator<double>(Tensor<double>.FromArray([1.0, 0.0], 2));
+        var r = new ConjugateGradient<double>(op).Solve(Tensor<double>.FromArray([1.0, 1.0], 2));
+        Assert.Equal(SolveStatus.ToleranceNotAttainable, r.Status);
+        Assert.Contains("tolerance not attainable", r.Message);
+        Assert.DoesNotContain("not positive definite", r.Message);
+        Assert.Equal(2, r.Iterations);
+    }
+
     [Fact]
     public void InverseOperatorAppliesTheSolverAndThrowsWhenItFails()
     {

@@ -128,23 +128,20 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
 
     /// <summary>The damped inverse (EKFAC + lambda I)^-1 = Q diag(1 / (Lambda + lambda)) Q^T, exact
     /// for this operator because Q is orthogonal (George et al. 2018).</summary>
+    /// <exception cref="SingularOperatorException">A damped block is singular to working precision (an eigenvalue
+    /// Lambda + lambda at or below n ε times the block's largest).</exception>
     public LinearOperator<T> Inverse(double damping)
     {
         if (!(damping >= 0) || double.IsInfinity(damping)) throw new ArgumentOutOfRangeException(nameof(damping), $"Damping must be finite and non-negative, got {damping}.");
-        var d = T.CreateTruncating(damping);
-        Tensor<T>? Inv(Tensor<T>? l)
+        var blocks = new List<EkfacBlock<T>>(Blocks.Count);
+        foreach (var b in Blocks)
         {
-            if (l is null) return null;
-            var r = Tensor<T>.Zeros(l.ShapeArray);
-            for (int i = 0; i < l.Length; i++)
-            {
-                var v = l.Span[i] + d;
-                if (v <= T.Zero) throw new InvalidOperationException($"EKFAC eigenvalue {l.Span[i]} plus damping {damping} is not positive: increase the damping.");
-                r.Span[i] = T.One / v;
-            }
-            return r;
+            int dimension = Math.Max(b.QG.Shape[0], b.QA?.Shape[0] ?? 0);
+            Tensor<T>? Inv(Tensor<T>? l) => l is null ? null
+                : KroneckerEigenbasis<T>.InverseEigenvalues(l.Span.ToArray().Select(v => double.CreateTruncating(v) + damping).ToArray(), l.ShapeArray, dimension, b.Layer, damping);
+            blocks.Add(b with { Lambda = Inv(b.Lambda), LambdaBias = Inv(b.LambdaBias) });
         }
-        return new KroneckerEigenbasis<T>(InputSpace, _offsets, Blocks.Select(b => b with { Lambda = Inv(b.Lambda), LambdaBias = Inv(b.LambdaBias) }).ToList());
+        return new KroneckerEigenbasis<T>(InputSpace, _offsets, blocks);
     }
 
     protected override LinearOperator<T> TransposeCore() => this;

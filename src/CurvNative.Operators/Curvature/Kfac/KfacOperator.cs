@@ -318,6 +318,9 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     /// float64): Tikhonov (G + lambda I)^-1 ⊗ (A + lambda I)^-1, the Martens-Grosse heuristic split, or
     /// the exact (G ⊗ A + lambda I)^-1. Bias blocks are (G + lambda I)^-1 in every mode.
     /// </summary>
+    /// <exception cref="SingularOperatorException">A damped block is singular to working precision (an eigenvalue at or
+    /// below n ε times the block's largest; always the case for cross-entropy without damping, whose output-gradient
+    /// factor G has the null vector 1).</exception>
     public LinearOperator<T> Inverse(double damping, KfacDamping mode = KfacDamping.Tikhonov, double minDamping = 1e-8)
     {
         if (!(damping >= 0) || double.IsInfinity(damping)) throw new ArgumentOutOfRangeException(nameof(damping), $"Damping must be finite and non-negative, got {damping}.");
@@ -340,27 +343,18 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
                     dA = Math.Max(pi * Math.Sqrt(damping), minDamping);
                     dG = Math.Max(Math.Sqrt(damping) / pi, minDamping);
                 }
-                lambda = Tensor<T>.Zeros(wg.Length, wa.Length);
+                var denominators = new double[wg.Length * wa.Length];
                 for (int i = 0; i < wg.Length; i++)
                     for (int j = 0; j < wa.Length; j++)
-                    {
-                        double denominator = mode == KfacDamping.Exact ? wg[i] * wa[j] + damping : (wg[i] + dG) * (wa[j] + dA);
-                        lambda.Span[i * wa.Length + j] = T.CreateTruncating(Reciprocal(denominator, layer));
-                    }
+                        denominators[i * wa.Length + j] = mode == KfacDamping.Exact ? wg[i] * wa[j] + damping : (wg[i] + dG) * (wa[j] + dA);
+                lambda = KroneckerEigenbasis<T>.InverseEigenvalues(denominators, [wg.Length, wa.Length], Math.Max(wg.Length, wa.Length), layer, damping);
             }
             if (layer.Bias is not null && !layer.Joint)
-            {
-                lambdaBias = Tensor<T>.Zeros(wg.Length);
-                for (int i = 0; i < wg.Length; i++) lambdaBias.Span[i] = T.CreateTruncating(Reciprocal(wg[i] + damping, layer));
-            }
+                lambdaBias = KroneckerEigenbasis<T>.InverseEigenvalues(wg.Select(w => w + damping).ToArray(), [wg.Length], wg.Length, layer, damping);
             blocks.Add(new EkfacBlock<T>(layer, qa, qg, lambda, lambdaBias));
         }
         return new KroneckerEigenbasis<T>(InputSpace, offsets, blocks);
     }
-
-    private static double Reciprocal(double value, KfacLayer<T> layer)
-        => value > 0 ? 1 / value : throw new InvalidOperationException(
-            $"The damped KFAC block of {layer} is singular (eigenvalue {value:E3}): use a positive damping.");
 
     // ------------------------------------------------------------------ exact functionals
 

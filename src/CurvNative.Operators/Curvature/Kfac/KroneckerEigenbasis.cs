@@ -74,6 +74,26 @@ public sealed class KroneckerEigenbasis<T> : LinearOperator<T> where T : unmanag
     }
 
     /// <summary>
+    /// The reciprocals of a block's damped eigenvalues, the one place where KFAC's and EKFAC's inverses decide
+    /// singularity: a value at or below n · ε(T) · max|value| (n = <paramref name="dimension"/>, the larger factor
+    /// dimension) throws <see cref="SingularOperatorException"/> instead of returning amplified rounding noise.
+    /// </summary>
+    internal static Tensor<T> InverseEigenvalues(ReadOnlySpan<double> damped, int[] shape, int dimension, object block, double damping)
+    {
+        double max = 0;
+        foreach (var v in damped) max = Math.Max(max, Math.Abs(v));
+        double threshold = Math.Max(1, dimension) * Precision.Epsilon<T>() * max;
+        var r = Tensor<T>.Zeros(shape);
+        for (int i = 0; i < damped.Length; i++)
+        {
+            if (!(damped[i] > threshold) || max == 0)
+                throw new SingularOperatorException($"The damped block of {block}", damped[i], max, threshold, damping);
+            r.Span[i] = T.CreateTruncating(1 / damped[i]);
+        }
+        return r;
+    }
+
+    /// <summary>
     /// Eigendecomposition M = Q diag(w) Q^T of a symmetric factor (Q's columns the eigenvectors,
     /// ascending w) through LAPACK syevd; a float32 decomposition that fails or yields non-finite
     /// values is retried in float64.
