@@ -39,6 +39,11 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
     private readonly Dictionary<string, int[]> _shapes = new(StringComparer.Ordinal);
     private readonly HashSet<string> _parameterNames = new(StringComparer.Ordinal);
     private int? _fixedBatch;
+    private int _depth;
+
+    /// <summary>Nesting of residual blocks the walk follows (each level is a recursion): far beyond real models,
+    /// well within the stack.</summary>
+    internal const int MaxNesting = 100;
 
     public OnnxGraphImporter(ModelProto model, string path)
     {
@@ -63,10 +68,13 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
                     $"supported: {string.Join(", ", SupportedOps.Where(o => o != "Constant"))}.");
             if (node.OpType == "Constant") AddConstantNode(node);
         }
+        var produced = new HashSet<string>(_constants.Keys.Concat(_graph.Input.Select(i => i.Name)), StringComparer.Ordinal);
         foreach (var node in _graph.Node)
         {
             if (node.OpType == "Constant") continue;
             if (node.Output.Count == 0 || string.IsNullOrEmpty(node.Output[0])) throw Fail(node, "has no output.");
+            foreach (var output in node.Output.Where(o => o.Length > 0))
+                if (!produced.Add(output)) throw Fail(node, $"writes '{Text.Escape(output)}', which another node or initializer also defines.");
             foreach (var input in node.Input.Where(i => i.Length > 0).Distinct())
             {
                 if (_constants.ContainsKey(input)) _constantUses[input] = _constantUses.GetValueOrDefault(input) + 1;
@@ -101,6 +109,14 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
     /// graph ends or a residual join is reached; returns the layers, the last value and the join node.</summary>
     private (List<Module<T>> Modules, string End, NodeProto? Join) Chain(string value, NodeProto? first)
     {
+        if (++_depth > MaxNesting)
+            throw Error($"residual blocks are nested more than {MaxNesting} deep at '{Text.Escape(value)}'; expected a shallower graph.");
+        try { return ChainCore(value, first); }
+        finally { _depth--; }
+    }
+
+    private (List<Module<T>> Modules, string End, NodeProto? Join) ChainCore(string value, NodeProto? first)
+    {
         var modules = new List<Module<T>>();
         while (true)
         {
@@ -130,6 +146,12 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         }
     }
 
+    /// <summary>Marks a node as imported; a second visit means a cycle (or a node reached along two paths).</summary>
+    private void Visit(NodeProto node)
+    {
+        if (!_visited.Add(node)) throw Fail(node, "is reached twice from the input; expected an acyclic chain of layers and residual blocks.");
+    }
+
     private IReadOnlyList<NodeProto> Users(string value) => _users.TryGetValue(value, out var list) ? list : [];
 
     private bool IsJoin(NodeProto node) => node.OpType == "Add" && node.Input.Count == 2 && !_constants.ContainsKey(node.Input[0]) && !_constants.ContainsKey(node.Input[1]);
@@ -146,7 +168,7 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         if (join is null || !ReferenceEquals(join, paths[1].Join))
             throw Error($"the value '{Text.Escape(value)}' is used by two nodes ({Uses()}) whose paths do not meet at one Add; expected a residual block x + f(x) or GELU.");
         if (join.Input[0] == join.Input[1]) throw Fail(join, "adds a value to itself; expected the two paths of a residual block.");
-        _visited.Add(join);
+        Visit(join);
         int body = paths[0].End == join.Input[0] ? 0 : 1;
         if (paths[body].End != join.Input[0] || paths[1 - body].End != join.Input[1])
             throw Fail(join, "does not add the ends of the two paths that leave the block's input.");
@@ -179,7 +201,7 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         if (half is null || half.Input.Count != 2) return null;
         var halfConstant = half.Input[0] == mul.Output[0] ? half.Input[1] : half.Input[0];
         if (!IsConstant(halfConstant, 0.5, 0)) return null;
-        foreach (var n in new[] { div, erf, add, mul, half }) _visited.Add(n);
+        foreach (var n in new[] { div, erf, add, mul, half }) Visit(n);
         return half.Output[0];
     }
 
@@ -198,7 +220,7 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
     /// <summary>The layer of one node (null for a node that passes its input on), and the value it produces.</summary>
     private (Module<T>? Module, string Output) Convert(NodeProto node, string input)
     {
-        _visited.Add(node);
+        Visit(node);
         if (node.Input.Count == 0 || node.Input[0] != input)
             throw Fail(node, $"takes the computed value '{Text.Escape(input)}' as an input other than its first; expected it first.");
         var shape = _shapes[input];
@@ -252,7 +274,6 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
     {
         if (Float(node, "alpha", 1) != 1 || Float(node, "beta", 1) != 1 || Int(node, "transA", 0) != 0)
             throw Fail(node, "has alpha, beta or transA other than 1, 1, 0; expected PyTorch's export of nn.Linear.");
-        if (node.Input.Count < 2) throw Fail(node, "has no weight input B.");
         bool transB = Int(node, "transB", 0) != 0;
         var (weightName, w) = Weight(node, 1);
         if (w.Rank != 2) throw Fail(node, $"has a weight of shape {Shape.Format(w.Shape)}; expected a matrix.");
@@ -274,7 +295,7 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         {
             var add = users[0];
             biasName = add.Input[0] == output ? add.Input[1] : add.Input[0];
-            _visited.Add(add);
+            Visit(add);
             output = add.Output[0];
         }
         var (module, outShape) = Linear(node, shape, weightName, TensorOps.Permute(w, [1, 0]), biasName);
@@ -313,8 +334,8 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         int p = Ints(node, "pads") is { Length: > 0 } pads ? Square(node, "pads", pads, 4) : 0;
         if (s < 1 || p < 0) throw Fail(node, $"has stride {s} and padding {p}; expected stride >= 1 and padding >= 0.");
         ExpectRank(node, shape, 3, $"[{cin}, H, W]");
-        if (shape[0] != cin || shape[1] + 2 * p < k || shape[2] + 2 * p < k)
-            throw Fail(node, $"expects per-sample input [{cin}, H, W] with H, W >= {k - 2 * p} but the previous layers produce {Shape.Format(shape)}.");
+        if (shape[0] != cin || shape[1] + 2L * p < k || shape[2] + 2L * p < k)
+            throw Fail(node, $"expects per-sample input [{cin}, H, W] with H, W >= {k - 2L * p} but the previous layers produce {Shape.Format(shape)}.");
         string? biasName = node.Input.Count > 2 && node.Input[2].Length > 0 ? node.Input[2] : null;
         Tensor<T>? bias = null;
         if (biasName is not null)
@@ -324,7 +345,15 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         }
         var layer = new Conv2d<T>(LayerName(node, weightName, biasName), cin, cout, k, s, p, bias is not null);
         CopyParameters(node, layer.Weight, w, layer.Bias, bias);
-        return (layer, [cout, (shape[1] + 2 * p - k) / s + 1, (shape[2] + 2 * p - k) / s + 1]);
+        return (layer, OutputShape(node, cout, (shape[1] + 2L * p - k) / s + 1, (shape[2] + 2L * p - k) / s + 1));
+    }
+
+    /// <summary>[C, H, W] after a convolution, capped as any tensor shape (padding can make it large).</summary>
+    private int[] OutputShape(NodeProto node, int channels, long height, long width)
+    {
+        if (height > int.MaxValue || width > int.MaxValue || !ShapeCheck.TryCount([channels, (int)height, (int)width], out _))
+            throw Fail(node, $"would produce per-sample shape [{channels}, {height}, {width}], more than {int.MaxValue} elements.");
+        return [channels, (int)height, (int)width];
     }
 
     private (Module<T>, int[]) Pool(NodeProto node, int[] shape)
@@ -379,6 +408,7 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
 
     private (string Name, Tensor<T> Value) Weight(NodeProto node, int input)
     {
+        if (node.Input.Count <= input || node.Input[input].Length == 0) throw Fail(node, $"has no weight (input {input}).");
         var name = node.Input[input];
         return (name, ConstantTensor(node, name));
     }

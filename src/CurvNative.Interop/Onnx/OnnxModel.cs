@@ -64,9 +64,10 @@ public sealed class OnnxModel
     public static OnnxModel Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        if (Directory.Exists(path)) throw new CurvNativeFormatException(path, null, "is a directory; expected an ONNX model file.");
         var info = new FileInfo(path);
         if (!info.Exists) throw new FileNotFoundException($"{path}: file not found.", path);
-        if (info.Attributes.HasFlag(FileAttributes.Directory) || info.Attributes.HasFlag(FileAttributes.Device))
+        if (info.Attributes.HasFlag(FileAttributes.Device))
             throw new CurvNativeFormatException(path, null, "not a regular file; expected an ONNX model file.");
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
         // A FIFO or character device reports no length to check against the limit: only regular files.

@@ -32,37 +32,27 @@ internal static class OnnxTensors
         var shape = Shape(t, path, what);
         CheckStorage(t, path, what);
         int count = Tensors.Shape.Size(shape);
+        bool single = (DataType)t.DataType switch
+        {
+            DataType.Float => true,
+            DataType.Double => false,
+            _ => throw new CurvNativeFormatException(path, what, $"element type {TypeName(t.DataType)}; expected FLOAT or DOUBLE for a weight."),
+        };
+        // The stored data is checked against the dims before the tensor is allocated.
+        ReadOnlySpan<byte> raw = default;
+        if (!t.RawData.IsEmpty) raw = Raw(t, count, single ? sizeof(float) : sizeof(double), path, what);
+        else if (single) Expect(t.FloatData.Count, count, "float_data", path, what);
+        else Expect(t.DoubleData.Count, count, "double_data", path, what);
         var result = Tensor<T>.Zeros(shape);
         var dst = result.Span;
-        switch ((DataType)t.DataType)
-        {
-            case DataType.Float:
-                if (!t.RawData.IsEmpty)
-                {
-                    var raw = Raw(t, count, sizeof(float), path, what);
-                    for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(BinaryPrimitives.ReadSingleLittleEndian(raw[(4 * i)..]));
-                }
-                else
-                {
-                    Expect(t.FloatData.Count, count, "float_data", path, what);
-                    for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(t.FloatData[i]);
-                }
-                break;
-            case DataType.Double:
-                if (!t.RawData.IsEmpty)
-                {
-                    var raw = Raw(t, count, sizeof(double), path, what);
-                    for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(BinaryPrimitives.ReadDoubleLittleEndian(raw[(8 * i)..]));
-                }
-                else
-                {
-                    Expect(t.DoubleData.Count, count, "double_data", path, what);
-                    for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(t.DoubleData[i]);
-                }
-                break;
-            default:
-                throw new CurvNativeFormatException(path, what, $"element type {TypeName(t.DataType)}; expected FLOAT or DOUBLE for a weight.");
-        }
+        if (!raw.IsEmpty && single)
+            for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(BinaryPrimitives.ReadSingleLittleEndian(raw[(4 * i)..]));
+        else if (!raw.IsEmpty)
+            for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(BinaryPrimitives.ReadDoubleLittleEndian(raw[(8 * i)..]));
+        else if (single)
+            for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(t.FloatData[i]);
+        else
+            for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(t.DoubleData[i]);
         TensorChecks.EnsureFinite(result, path, what);
         return result;
     }
@@ -73,36 +63,20 @@ internal static class OnnxTensors
         var shape = Shape(t, path, what);
         CheckStorage(t, path, what);
         int count = Tensors.Shape.Size(shape);
-        var result = new long[count];
-        switch ((DataType)t.DataType)
+        bool wide = (DataType)t.DataType switch
         {
-            case DataType.Int64:
-                if (!t.RawData.IsEmpty)
-                {
-                    var raw = Raw(t, count, sizeof(long), path, what);
-                    for (int i = 0; i < count; i++) result[i] = BinaryPrimitives.ReadInt64LittleEndian(raw[(8 * i)..]);
-                }
-                else
-                {
-                    Expect(t.Int64Data.Count, count, "int64_data", path, what);
-                    t.Int64Data.CopyTo(result, 0);
-                }
-                break;
-            case DataType.Int32:
-                if (!t.RawData.IsEmpty)
-                {
-                    var raw = Raw(t, count, sizeof(int), path, what);
-                    for (int i = 0; i < count; i++) result[i] = BinaryPrimitives.ReadInt32LittleEndian(raw[(4 * i)..]);
-                }
-                else
-                {
-                    Expect(t.Int32Data.Count, count, "int32_data", path, what);
-                    for (int i = 0; i < count; i++) result[i] = t.Int32Data[i];
-                }
-                break;
-            default:
-                throw new CurvNativeFormatException(path, what, $"element type {TypeName(t.DataType)}; expected INT64 or INT32.");
-        }
+            DataType.Int64 => true,
+            DataType.Int32 => false,
+            _ => throw new CurvNativeFormatException(path, what, $"element type {TypeName(t.DataType)}; expected INT64 or INT32."),
+        };
+        ReadOnlySpan<byte> raw = default;
+        if (!t.RawData.IsEmpty) raw = Raw(t, count, wide ? sizeof(long) : sizeof(int), path, what);
+        else if (wide) Expect(t.Int64Data.Count, count, "int64_data", path, what);
+        else Expect(t.Int32Data.Count, count, "int32_data", path, what);
+        var result = new long[count];
+        for (int i = 0; i < count; i++)
+            result[i] = !raw.IsEmpty ? (wide ? BinaryPrimitives.ReadInt64LittleEndian(raw[(8 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(raw[(4 * i)..]))
+                : wide ? t.Int64Data[i] : t.Int32Data[i];
         return result;
     }
 
