@@ -60,7 +60,8 @@ class Residual(nn.Module):
 
 
 class FlattenByReshape(nn.Module):
-    """x.reshape(N, -1) with N traced from the input: a constant Reshape target when the batch size is fixed."""
+    """x.reshape(N, -1) with N traced from the input: a constant Reshape target when the batch size is fixed,
+    Shape -> Gather -> Unsqueeze -> Concat -> Reshape when it is dynamic."""
 
     def forward(self, x):
         return x.reshape(x.shape[0], -1)
@@ -92,6 +93,10 @@ def cases():
                                          Residual(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 4, 3, padding=1))),
                                          nn.ReLU(), nn.AdaptiveAvgPool2d(1), FlattenByReshape(), nn.Linear(4, 3)),
                    nn.CrossEntropyLoss(), [2, 6, 6], 4, 17, False, False),
+        # x.view(x.size(0), -1) with a dynamic batch: the Reshape target is computed from the input's shape.
+        "cnn_view": (lambda: nn.Sequential(nn.Conv2d(1, 3, 3, stride=2), nn.Tanh(), nn.MaxPool2d(2), FlattenByReshape(),
+                                           nn.Linear(12, 2)),
+                     nn.MSELoss(reduction="sum"), [1, 9, 9], 5, 13, True, False),
     }
 
 

@@ -26,13 +26,21 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         "MaxPool", "AveragePool", "GlobalAveragePool", "Add", "Identity", "Constant",
         // Parts of patterns: GELU's Div, Erf, Mul; PyTorch's zero Pad before AveragePool.
         "Div", "Erf", "Mul", "Pad",
+        // A Reshape target computed from the input's shape: x.view(x.size(0), -1) with a dynamic batch axis.
+        "Shape", "Gather", "Unsqueeze", "Concat",
     ];
+
+    private static readonly string[] ShapeOps = ["Shape", "Gather", "Unsqueeze", "Concat"];
+
+    /// <summary>The batch size in a shape computation: unknown until run time.</summary>
+    private const long Batch = long.MinValue;
 
     private readonly ModelProto _model;
     private readonly GraphProto _graph;
     private readonly string _path;
     private readonly Dictionary<string, TensorProto> _constants = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<NodeProto>> _users = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, NodeProto> _producers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _constantUses = new(StringComparer.Ordinal);
     private readonly Dictionary<NodeProto, int> _index = new(ReferenceEqualityComparer.Instance);
     private readonly HashSet<NodeProto> _visited = new(ReferenceEqualityComparer.Instance);
@@ -74,7 +82,11 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
             if (node.OpType == "Constant") continue;
             if (node.Output.Count == 0 || string.IsNullOrEmpty(node.Output[0])) throw Fail(node, "has no output.");
             foreach (var output in node.Output.Where(o => o.Length > 0))
+            {
                 if (!produced.Add(output)) throw Fail(node, $"writes '{Text.Escape(output)}', which another node or initializer also defines.");
+                _producers[output] = node;
+            }
+            if (node.OpType == "Shape") continue; // reads its input's shape, not its values: not a layer on the path
             foreach (var input in node.Input.Where(i => i.Length > 0).Distinct())
             {
                 if (_constants.ContainsKey(input)) _constantUses[input] = _constantUses.GetValueOrDefault(input) + 1;
@@ -264,7 +276,8 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
                 break;
             }
             case "Add": throw Fail(node, "adds a constant; expected a constant added only as the bias right after a MatMul (a Linear layer).");
-            default: throw Fail(node, "is supported only inside the GELU pattern x/sqrt(2) -> Erf -> +1 -> *x -> *0.5, which this node is not part of.");
+            case "Div" or "Erf" or "Mul": throw Fail(node, "is supported only inside the GELU pattern x/sqrt(2) -> Erf -> +1 -> *x -> *0.5, which this node is not part of.");
+            default: throw Fail(node, "is supported only in computing the target shape of a Reshape, which this node does not.");
         }
         _shapes[output] = outShape;
         return (module, output);
@@ -376,12 +389,12 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
     /// <summary>A Reshape that keeps the batch axis and flattens the rest (or changes nothing).</summary>
     private (Module<T>?, int[]) Reshape(NodeProto node, int[] shape)
     {
-        if (node.Input.Count != 2 || !_constants.TryGetValue(node.Input[1], out var target))
-            throw Fail(node, "computes its target shape at run time; only a constant target is supported (export with nn.Flatten or torch.flatten(x, 1)).");
+        if (node.Input.Count != 2 || node.Input[1].Length == 0) throw Fail(node, "has no target shape.");
         if (Int(node, "allowzero", 0) != 0) throw Fail(node, "has allowzero=1; not supported.");
-        var s = OnnxTensors.Int64s(target, _path, node.Input[1]);
-        string Target() => Text.Shape(s);
-        if (s.Length < 1 || !(s[0] is 0 or -1 || (_fixedBatch is { } n && s[0] == n)))
+        var s = ShapeValue(node, node.Input[1], 0);
+        string Target() => "[" + string.Join(", ", s.Select(v => v == Batch ? "N" : v.ToString(CultureInfo.InvariantCulture))) + "]";
+        if (s.Skip(1).Contains(Batch)) throw Fail(node, $"reshapes to {Target()}; expected the batch axis N first only.");
+        if (s.Length < 1 || !(s[0] is 0 or -1 or Batch || (_fixedBatch is { } n && s[0] == n)))
             throw Fail(node, $"reshapes to {Target()}; expected the batch axis first (0, -1 or the fixed batch size) and a flattened sample.");
         int size = Shape.Size(shape);
         var perSample = new long[s.Length - 1];
@@ -390,6 +403,47 @@ internal sealed class OnnxGraphImporter<T> where T : unmanaged, IFloatingPointIe
         if (flat) return (shape.Length == 1 ? null : new Flatten<T>(), [size]);
         if (perSample.SequenceEqual(shape.Select(d => (long)d))) return (null, shape);
         throw Fail(node, $"reshapes per-sample shape {Shape.Format(shape)} by {Target()}; only flattening to [N, {size}] is supported.");
+    }
+
+    /// <summary>The value of an INT64 shape tensor: a constant, or computed by Shape, Gather, Unsqueeze and Concat
+    /// from the shapes the walk has followed (the batch size as <see cref="Batch"/>).</summary>
+    private long[] ShapeValue(NodeProto reshape, string name, int depth)
+    {
+        if (_constants.TryGetValue(name, out var constant)) return OnnxTensors.Int64s(constant, _path, name);
+        if (depth > 32 || !_producers.TryGetValue(name, out var node) || !ShapeOps.Contains(node.OpType))
+            throw Fail(reshape, $"computes its target shape from '{Text.Escape(name)}', which is neither a constant nor computed by {string.Join(", ", ShapeOps)}.");
+        _visited.Add(node); // a shape computation may serve several Reshapes
+        long[] Input(int i) => node.Input.Count > i && node.Input[i].Length > 0 ? ShapeValue(reshape, node.Input[i], depth + 1)
+            : throw Fail(node, $"has no input {i}.");
+        switch (node.OpType)
+        {
+            case "Shape":
+            {
+                if (!_shapes.TryGetValue(node.Input.FirstOrDefault() ?? "", out var sample))
+                    throw Fail(node, "reads the shape of a value that the layers before its Reshape do not compute.");
+                long[] full = [Batch, .. sample.Select(d => (long)d)];
+                long start = Int(node, "start", 0), end = Int(node, "end", full.Length);
+                start = Math.Clamp(start < 0 ? start + full.Length : start, 0, full.Length);
+                end = Math.Clamp(end < 0 ? end + full.Length : end, start, full.Length);
+                return full[(int)start..(int)end];
+            }
+            case "Gather":
+            {
+                if (Int(node, "axis", 0) != 0) throw Fail(node, "gathers along an axis other than 0 of a shape.");
+                var data = Input(0);
+                return Input(1).Select(i => i >= -data.Length && i < data.Length ? data[i < 0 ? i + data.Length : i]
+                    : throw Fail(node, $"gathers index {i} of a shape of length {data.Length}.")).ToArray();
+            }
+            case "Unsqueeze":
+            {
+                var axes = node.Input.Count > 1 ? Input(1) : Ints(node, "axes") ?? [];
+                if (axes is not [0]) throw Fail(node, $"unsqueezes axes {Text.Shape(axes)} of a shape value; expected [0].");
+                return Input(0); // a scalar becomes a one-element vector: the same elements
+            }
+            default: // Concat
+                if (Int(node, "axis", 0) != 0) throw Fail(node, "concatenates shape values along an axis other than 0.");
+                return Enumerable.Range(0, node.Input.Count).SelectMany(Input).ToArray();
+        }
     }
 
     /// <summary>PyTorch exports AvgPool2d as a Pad (of zeros) before AveragePool: a zero Pad passes its input on.</summary>

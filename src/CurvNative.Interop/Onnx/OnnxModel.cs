@@ -9,7 +9,7 @@ namespace CurvNative.Interop.Onnx;
 /// A model read from an ONNX file, as <c>torch.onnx.export</c> (opsets 13-17) writes it for an nn.Sequential of
 /// the supported layers or residual blocks x + body(x) (with an optional shortcut module): Gemm, MatMul (+ Add of
 /// its bias), Conv, Relu, Tanh, Sigmoid, GELU (the exact Erf pattern, or Gelu), Sin, Cos, Exp, Softplus, Flatten,
-/// Reshape (flattening to [N, -1]), MaxPool, AveragePool (after PyTorch's zero Pad), GlobalAveragePool, Identity,
+/// Reshape (flattening to [N, -1], with a constant target or one computed by Shape, Gather, Unsqueeze and Concat), MaxPool, AveragePool (after PyTorch's zero Pad), GlobalAveragePool, Identity,
 /// and Add joining the two paths of a residual block. The weights come from the graph's initializers.
 /// </summary>
 /// <remarks>

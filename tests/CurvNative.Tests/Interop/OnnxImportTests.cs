@@ -21,7 +21,7 @@ namespace CurvNative.Tests.Interop;
 /// </summary>
 public sealed class OnnxImportTests
 {
-    public static TheoryData<string> AllCases() => new("mlp", "cnn", "mlp_bce", "resmlp", "rescnn");
+    public static TheoryData<string> AllCases() => new("mlp", "cnn", "mlp_bce", "resmlp", "rescnn", "cnn_view");
 
     /// <summary>The nn.Sequential cases, which also have the model.json route.</summary>
     public static TheoryData<string> SpecCases() => new("mlp", "cnn", "mlp_bce");
@@ -82,6 +82,7 @@ public sealed class OnnxImportTests
     [InlineData("cnn", 5, 17L)]
     [InlineData("resmlp", null, 14L)]
     [InlineData("rescnn", 4, 17L)]
+    [InlineData("cnn_view", null, 13L)]
     public void BatchAxisAndOpsetAreRead(string name, int? fixedBatch, long opset)
     {
         var model = OnnxModel.Load(Onnx(name));

@@ -181,6 +181,15 @@ public sealed class OnnxReaderTests
     }
 
     [Fact]
+    public void AReshapeTargetFromAnUnknownValueNamesTheNode()
+    {
+        var m = Mlp();
+        m.Graph.Node[1].Output[0] = "r";
+        m.Graph.Node.Add(Node("Reshape", "/2/Reshape", ["r", "nowhere"], "y"));
+        Assert.Contains("node '/2/Reshape' (Reshape) computes its target shape from 'nowhere', which is neither a constant nor computed by Shape", Error(m));
+    }
+
+    [Fact]
     public void AGroupedConvolutionIsAnError()
     {
         var g = new GraphProto();
@@ -269,7 +278,7 @@ public sealed class OnnxReaderTests
         }
     }
 
-    public static TheoryData<string> FuzzCases() => new("mlp", "rescnn");
+    public static TheoryData<string> FuzzCases() => new("mlp", "rescnn", "cnn_view");
 
     [Theory]
     [MemberData(nameof(FuzzCases))]
@@ -296,14 +305,16 @@ public sealed class OnnxReaderTests
         Assert.InRange(accepted, 1, 2499); // edits inside weights keep the model valid, most others do not
     }
 
-    [Fact]
-    public void StructureAwareEditsOnlyEverGiveFormatErrors()
+    [Theory]
+    [InlineData("resmlp")]
+    [InlineData("cnn_view")]
+    public void StructureAwareEditsOnlyEverGiveFormatErrors(string name)
     {
         // Each edit changes one field of the parsed model, to reach the importer's checks rather than the parser's.
-        var baseline = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Fixture("onnx", "resmlp", "model.onnx")));
-        var r = new Random(4242);
+        var baseline = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Fixture("onnx", name, "model.onnx")));
+        var r = new Random(name.Length * 4242);
         long[] pool = [-1, 0, 1, 2, 3, 7, 1 << 20, int.MaxValue, (long)int.MaxValue + 1, long.MaxValue, long.MinValue];
-        string[] ops = ["Gemm", "MatMul", "Add", "Relu", "Conv", "Reshape", "Erf", "Pad", "Flatten", "MaxPool", "Foo"];
+        string[] ops = ["Gemm", "MatMul", "Add", "Relu", "Conv", "Reshape", "Erf", "Pad", "Flatten", "MaxPool", "Shape", "Gather", "Unsqueeze", "Concat", "Foo"];
         int accepted = 0;
         for (int i = 0; i < 1500; i++)
         {
