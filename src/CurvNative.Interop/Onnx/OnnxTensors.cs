@@ -30,7 +30,6 @@ internal static class OnnxTensors
     public static Tensor<T> Floats<T>(TensorProto t, string path, string what) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var shape = Shape(t, path, what);
-        CheckStorage(t, path, what);
         int count = Tensors.Shape.Size(shape);
         bool single = (DataType)t.DataType switch
         {
@@ -38,11 +37,8 @@ internal static class OnnxTensors
             DataType.Double => false,
             _ => throw new CurvNativeFormatException(path, what, $"element type {TypeName(t.DataType)}; expected FLOAT or DOUBLE for a weight."),
         };
-        // The stored data is checked against the dims before the tensor is allocated.
-        ReadOnlySpan<byte> raw = default;
-        if (!t.RawData.IsEmpty) raw = Raw(t, count, single ? sizeof(float) : sizeof(double), path, what);
-        else if (single) Expect(t.FloatData.Count, count, "float_data", path, what);
-        else Expect(t.DoubleData.Count, count, "double_data", path, what);
+        var raw = single ? CheckedData(t, count, sizeof(float), t.FloatData.Count, "float_data", path, what)
+            : CheckedData(t, count, sizeof(double), t.DoubleData.Count, "double_data", path, what);
         var result = Tensor<T>.Zeros(shape);
         var dst = result.Span;
         if (!raw.IsEmpty && single)
@@ -60,19 +56,15 @@ internal static class OnnxTensors
     /// <summary>An INT64 (or INT32) tensor's elements, e.g. a Reshape target or Pad amounts.</summary>
     public static long[] Int64s(TensorProto t, string path, string what)
     {
-        var shape = Shape(t, path, what);
-        CheckStorage(t, path, what);
-        int count = Tensors.Shape.Size(shape);
+        int count = Tensors.Shape.Size(Shape(t, path, what));
         bool wide = (DataType)t.DataType switch
         {
             DataType.Int64 => true,
             DataType.Int32 => false,
             _ => throw new CurvNativeFormatException(path, what, $"element type {TypeName(t.DataType)}; expected INT64 or INT32."),
         };
-        ReadOnlySpan<byte> raw = default;
-        if (!t.RawData.IsEmpty) raw = Raw(t, count, wide ? sizeof(long) : sizeof(int), path, what);
-        else if (wide) Expect(t.Int64Data.Count, count, "int64_data", path, what);
-        else Expect(t.Int32Data.Count, count, "int32_data", path, what);
+        var raw = wide ? CheckedData(t, count, sizeof(long), t.Int64Data.Count, "int64_data", path, what)
+            : CheckedData(t, count, sizeof(int), t.Int32Data.Count, "int32_data", path, what);
         var result = new long[count];
         for (int i = 0; i < count; i++)
             result[i] = !raw.IsEmpty ? (wide ? BinaryPrimitives.ReadInt64LittleEndian(raw[(8 * i)..]) : BinaryPrimitives.ReadInt32LittleEndian(raw[(4 * i)..]))
@@ -92,12 +84,17 @@ internal static class OnnxTensors
     /// <summary>The ONNX name of an element type code.</summary>
     public static string TypeName(int code) => Enum.IsDefined((DataType)code) ? ((DataType)code).ToString().ToUpperInvariant() : $"code {code}";
 
-    private static void CheckStorage(TensorProto t, string path, string what)
+    /// <summary>Checks the stored data against the element count before anything is allocated: inside the file, whole,
+    /// and either raw_data of count * size bytes (returned) or a typed field of count elements (empty span returned).</summary>
+    private static ReadOnlySpan<byte> CheckedData(TensorProto t, int count, int size, int typedCount, string typedField, string path, string what)
     {
         if (t.DataLocation == TensorProto.Types.DataLocation.External || t.ExternalData.Count > 0)
             throw new CurvNativeFormatException(path, what, "the tensor's data is stored in an external file; export the model with the weights inside the .onnx file.");
         if (t.Segment is not null)
             throw new CurvNativeFormatException(path, what, "the tensor is segmented; expected a whole tensor.");
+        if (!t.RawData.IsEmpty) return Raw(t, count, size, path, what);
+        Expect(typedCount, count, typedField, path, what);
+        return default;
     }
 
     private static ReadOnlySpan<byte> Raw(TensorProto t, int count, int size, string path, string what)

@@ -60,6 +60,14 @@ public class OnnxCommandTests
     }
 
     [Fact]
+    public void Float32RunsEqualTheModelJsonRoute()
+    {
+        string[] f32 = ["--dtype", "float32"];
+        Assert.Equal(Loss([.. SpecArgs("cnn"), .. f32]), Loss([.. OnnxArgs("cnn", "cross_entropy"), "--reduction", "sum", .. f32]));
+        Assert.NotEqual(Loss(SpecArgs("cnn")), Loss([.. SpecArgs("cnn"), .. f32])); // float32 really ran
+    }
+
+    [Fact]
     public void ResidualOnnxModelMatchesPyTorchThroughTheCli()
     {
         var reference = SafetensorsFile.Read(F("resmlp", "reference.safetensors"));
