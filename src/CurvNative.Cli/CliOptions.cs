@@ -11,10 +11,10 @@ internal enum DType { Float32, Float64 }
 internal static class CliOptions
 {
     /// <summary>A required path of an existing input file; checked by <see cref="PathGuard"/> before the command runs.</summary>
-    public static PathOption InputFile(string name, string description) => new(name, PathRole.Input)
+    public static PathOption InputFile(string name, string description, bool required = true) => new(name, PathRole.Input)
     {
         Description = description,
-        Required = true,
+        Required = required,
     };
 
     /// <summary>A path of an output file (its directory must exist); checked by <see cref="PathGuard"/> before the

@@ -1,4 +1,5 @@
 using System.Numerics;
+using CurvNative.Interop.Onnx;
 using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
@@ -7,20 +8,32 @@ using CurvNative.Tensors;
 namespace CurvNative.Interop;
 
 /// <summary>
-/// A model handed over as files: the spec (model.json), the weights (safetensors with keys
-/// <c>&lt;name&gt;.weight</c>/<c>&lt;name&gt;.bias</c> in PyTorch layouts) and the data (safetensors with
-/// <c>x</c> of shape [N, *input_shape] and <c>y</c>: I64 class indices for cross-entropy, else values
-/// of the output's shape).
+/// A model handed over as files: the model, either a spec (model.json) with weights (safetensors with keys
+/// <c>&lt;name&gt;.weight</c>/<c>&lt;name&gt;.bias</c> in PyTorch layouts) or an ONNX file (<c>.onnx</c>) that holds
+/// its weights, and the data (safetensors with <c>x</c> of shape [N, *input_shape] and <c>y</c>: I64 class indices
+/// for cross-entropy, else values of the output's shape).
 /// </summary>
 public sealed class ModelFiles<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private ModelFiles(ModelSpec spec, Sequential<T> model, Loss<T> loss, DataSet<T> data)
+    private ModelFiles(string modelPath, int[] inputShape, int[] outputShape, LossSpec lossSpec, Sequential<T> model, DataSet<T> data)
     {
-        Spec = spec; Model = model; Loss = loss; Data = data;
+        ModelPath = modelPath; InputShape = inputShape; OutputShape = outputShape; LossSpec = lossSpec;
+        Model = model; Loss = lossSpec.Build<T>(); Data = data;
         Parameters = model.Parameters().ToList();
     }
 
-    public ModelSpec Spec { get; }
+    /// <summary>The model file (model.json or .onnx).</summary>
+    public string ModelPath { get; }
+
+    /// <summary>Per-sample input shape.</summary>
+    public int[] InputShape { get; }
+
+    /// <summary>Per-sample output shape.</summary>
+    public int[] OutputShape { get; }
+
+    /// <summary>The loss: model.json's, or the one given to <see cref="Load"/>.</summary>
+    public LossSpec LossSpec { get; }
+
     public Sequential<T> Model { get; }
     public Loss<T> Loss { get; }
     public DataSet<T> Data { get; }
@@ -28,18 +41,41 @@ public sealed class ModelFiles<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// <summary>Parameters in the flat order of torch.nn.utils.parameters_to_vector.</summary>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
 
-    /// <summary>Loads and cross-checks the three files; any mismatch names the file and key. The weights file is
-    /// checked against the parameter shapes the spec implies before the model is allocated, so a spec with huge
+    /// <summary>True when <paramref name="modelPath"/> names an ONNX model (by its extension, .onnx).</summary>
+    public static bool IsOnnx(string modelPath) => modelPath.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>Loads and cross-checks the files; any mismatch names the file and key. With a spec, the weights file
+    /// is checked against the parameter shapes the spec implies before the model is allocated, so a spec with huge
     /// layers costs nothing beyond the weights file it must match.</summary>
-    public static ModelFiles<T> Load(string modelPath, string weightsPath, string dataPath)
+    /// <param name="modelPath">model.json, or an ONNX file (.onnx) whose initializers are the weights.</param>
+    /// <param name="weightsPath">The weights; required with model.json; with ONNX, when given, they replace the initializers.</param>
+    /// <param name="dataPath">The data set.</param>
+    /// <param name="loss">The loss; required with ONNX (which has none); with model.json it overrides the spec's.</param>
+    public static ModelFiles<T> Load(string modelPath, string? weightsPath, string dataPath, LossSpec? loss = null)
     {
-        var spec = ModelSpec.Load(modelPath);
-        var weights = SafetensorsFile.Read(weightsPath);
-        CheckWeights(spec.ParameterShapes, weights, weightsPath);
-        var model = spec.BuildModel<T>();
-        CopyWeights(model, weights, weightsPath);
-        var data = LoadData(spec, dataPath);
-        return new ModelFiles<T>(spec, model, spec.BuildLoss<T>(), data);
+        int[] inputShape, outputShape;
+        Sequential<T> model;
+        if (IsOnnx(modelPath))
+        {
+            if (loss is null) throw new ArgumentException($"{modelPath}: an ONNX model carries no loss; give one (cross_entropy, mse or bce_with_logits).", nameof(loss));
+            var onnx = OnnxModel.Load(modelPath);
+            (inputShape, outputShape, model) = (onnx.InputShape, onnx.OutputShape, onnx.BuildModel<T>());
+            if (weightsPath is not null) LoadWeights(model, weightsPath);
+        }
+        else
+        {
+            if (weightsPath is null) throw new ArgumentException($"{modelPath}: a model spec needs a weights file.", nameof(weightsPath));
+            var spec = ModelSpec.Load(modelPath);
+            loss ??= spec.Loss;
+            var weights = SafetensorsFile.Read(weightsPath);
+            CheckWeights(spec.ParameterShapes, weights, weightsPath);
+            (inputShape, outputShape, model) = (spec.InputShape, spec.OutputShape, spec.BuildModel<T>());
+            CopyWeights(model, weights, weightsPath);
+        }
+        if (loss.UsesClassIndices && outputShape.Length != 1)
+            throw new CurvNativeFormatException(modelPath, null, $"cross_entropy needs logits [N, C] but the model produces per-sample shape {Shape.Format(outputShape)}.");
+        var data = LoadData(inputShape, outputShape, loss.UsesClassIndices, modelPath, dataPath);
+        return new ModelFiles<T>(modelPath, inputShape, outputShape, loss, model, data);
     }
 
     /// <summary>Copies weights into the model's parameters. Every parameter must be present with its
@@ -90,19 +126,24 @@ public sealed class ModelFiles<T> where T : unmanaged, IFloatingPointIeee754<T>
 
     /// <summary>Reads x and y and checks them against the spec (input shape, class range, output shape).</summary>
     public static DataSet<T> LoadData(ModelSpec spec, string path)
+        => LoadData(spec.InputShape, spec.OutputShape, spec.UsesClassIndices, spec.Path, path);
+
+    /// <summary>Reads x and y and checks them against the model's per-sample input and output shapes (class
+    /// indices in range for cross-entropy); <paramref name="modelPath"/> is named in errors.</summary>
+    public static DataSet<T> LoadData(int[] inputShape, int[] outputShape, bool classIndices, string modelPath, string path)
     {
         var file = SafetensorsFile.Read(path);
         foreach (var key in new[] { "x", "y" })
-            if (!file.Contains(key)) throw new CurvNativeFormatException(path, key, $"missing: the data file needs 'x' [N, {string.Join(", ", spec.InputShape)}] and 'y'.");
+            if (!file.Contains(key)) throw new CurvNativeFormatException(path, key, $"missing: the data file needs 'x' [N, {string.Join(", ", inputShape)}] and 'y'.");
         var x = file.GetTensor<T>("x");
-        if (x.Rank != spec.InputShape.Length + 1 || !x.Shape[1..].SequenceEqual(spec.InputShape))
-            throw new CurvNativeFormatException(path, "x", $"expected shape [N, {string.Join(", ", spec.InputShape)}] (input_shape of {spec.Path}), found {Shape.Format(x.Shape)}.");
+        if (x.Rank != inputShape.Length + 1 || !x.Shape[1..].SequenceEqual(inputShape))
+            throw new CurvNativeFormatException(path, "x", $"expected shape [N, {string.Join(", ", inputShape)}] (input_shape of {modelPath}), found {Shape.Format(x.Shape)}.");
         TensorChecks.EnsureFinite(x, path, "x");
         int n = x.Shape[0];
-        var output = spec.OutputShape;
+        var output = outputShape;
         Targets<T> y;
         var yInfo = file.GetInfo("y");
-        if (spec.UsesClassIndices)
+        if (classIndices)
         {
             if (yInfo.DType != SafetensorsFile.I64)
                 throw new CurvNativeFormatException(path, "y", $"expected dtype I64 class indices for cross_entropy, found {yInfo.DType}.");

@@ -30,11 +30,13 @@ public sealed class ModelSpec
     public string LossType { get; }
     public Reduction Reduction { get; }
 
+    /// <summary>The loss the spec names.</summary>
+    public LossSpec Loss => new(LossType, Reduction);
+
     /// <summary>True when targets are class indices (cross-entropy).</summary>
-    public bool UsesClassIndices => LossType == "cross_entropy";
+    public bool UsesClassIndices => Loss.UsesClassIndices;
 
     private static readonly string[] LayerTypes = ["linear", "conv2d", "relu", "tanh", "sigmoid", "gelu", "flatten", "maxpool2d", "avgpool2d"];
-    private static readonly string[] LossTypes = ["cross_entropy", "mse", "bce_with_logits"];
 
     /// <summary>The largest spec file accepted (a spec is a few KB; this bounds what a wrong path can cost).</summary>
     public const int MaxSpecBytes = 1 << 20;
@@ -113,15 +115,11 @@ public sealed class ModelSpec
 
             var lossEl = Require(root, "loss", path, "the top level");
             var lossType = Str(Require(lossEl, "type", path, "loss"), path, "loss.type");
-            if (!LossTypes.Contains(lossType))
-                throw new CurvNativeFormatException(path, null, $"unknown loss type {Text.Quote(lossType)}; expected one of {string.Join(", ", LossTypes)}.");
+            if (!LossSpec.Types.Contains(lossType))
+                throw new CurvNativeFormatException(path, null, $"unknown loss type {Text.Quote(lossType)}; expected one of {string.Join(", ", LossSpec.Types)}.");
             var reductionText = lossEl.TryGetProperty("reduction", out var r) ? Str(r, path, "loss.reduction") : "mean";
-            var reduction = reductionText switch
-            {
-                "mean" => Reduction.Mean,
-                "sum" => Reduction.Sum,
-                _ => throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got {Text.Quote(reductionText)}."),
-            };
+            var reduction = LossSpec.ParseReduction(reductionText)
+                ?? throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got {Text.Quote(reductionText)}.");
             var spec = new ModelSpec(path, inputShape, layers, lossType, reduction);
             var parameters = new List<(string, int[])>();
             spec.OutputShape = spec.Walk<double>(null, null, parameters);
@@ -251,12 +249,7 @@ public sealed class ModelSpec
     public int[] OutputShape { get; private set; } = [];
 
     /// <summary>The loss the spec names.</summary>
-    public Loss<T> BuildLoss<T>() where T : unmanaged, IFloatingPointIeee754<T> => LossType switch
-    {
-        "cross_entropy" => new CrossEntropyLoss<T>(Reduction),
-        "mse" => new MSELoss<T>(Reduction),
-        _ => new BCEWithLogitsLoss<T>(Reduction),
-    };
+    public Loss<T> BuildLoss<T>() where T : unmanaged, IFloatingPointIeee754<T> => Loss.Build<T>();
 
     private static JsonElement Require(JsonElement obj, string key, string path, string where)
     {

@@ -164,6 +164,8 @@ public static partial class F
     /// <summary>|x|; its derivative at 0 is taken as 0 (PyTorch's convention).</summary>
     public static Var<T> Abs<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Abs);
     public static Var<T> Square<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Mul(x, x);
+    public static Var<T> Sin<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Sin);
+    public static Var<T> Cos<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Cos);
 
     private static Var<T> UnaryPrim<T>(Var<T> x, UnaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
         => Var<T>.Record(UnaryOp<T>.Instance(kind), Unary(x.Value, kind), x);
@@ -191,6 +193,8 @@ public static partial class F
             UnaryKind.Abs => Const(Unary(x.Value, UnaryKind.Sign)),
             UnaryKind.Erf => Scale(Exp(-Mul(x, x)), T.CreateTruncating(1.1283791670955126)),
             UnaryKind.Sqrt => Div(Var<T>.Scalar(T.CreateTruncating(0.5)), y),
+            UnaryKind.Sin => Cos(x),
+            UnaryKind.Cos => -Sin(x),
             _ => throw new InvalidOperationException($"{_kind} has no derivative rule."),
         };
 

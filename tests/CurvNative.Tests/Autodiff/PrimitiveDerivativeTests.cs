@@ -45,6 +45,8 @@ public class PrimitiveDerivativeTests
         ["abs"] = (a => F.Abs(a[0]), AwayFromZero([10])),
         ["erf"] = (a => F.Erf(a[0]), rng => [Random(rng, [9], -3, 3)]),
         ["sqrt"] = (a => F.Sqrt(a[0]), Positive([5])),
+        ["sin"] = (a => F.Sin(a[0]), rng => [Random(rng, [9], -7, 7)]),
+        ["cos"] = (a => F.Cos(a[0]), rng => [Random(rng, [9], -7, 7)]),
         ["broadcast-to"] = (a => F.BroadcastTo(a[0], [2, 3, 4]), Inputs([3, 1])),
         ["sum-to"] = (a => F.SumTo(a[0], [3, 1]), Inputs([2, 3, 4])),
         ["sum-all"] = (a => F.Sum(a[0] * a[0]), Inputs([2, 3])),

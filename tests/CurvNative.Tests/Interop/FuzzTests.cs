@@ -130,7 +130,7 @@ public sealed class FuzzTests
     private static readonly byte[] Interesting = Encoding.ASCII.GetBytes("{}[]()\"',:-+.0123456789eE \n\\LTFNu")
         .Concat(new byte[] { 0, 0x7f, 0x80, 0xc3, 0xff, 0xed }).ToArray();
 
-    private static byte[] Mutate(byte[] valid, int headerEnd, Random r)
+    internal static byte[] Mutate(byte[] valid, int headerEnd, Random r)
     {
         var list = valid.ToList();
         int edits = r.Next(1, 5);
