@@ -44,6 +44,6 @@ internal sealed class ModelFileOptions
         var files = ModelFiles<T>.Load(parsed.GetRequiredValue(Model), parsed.GetRequiredValue(Weights), parsed.GetRequiredValue(Data));
         if (files.Data.Count == 0)
             throw CliException.BadInput($"{parsed.GetRequiredValue(Data)}, key 'x': the data set has no samples; expected N >= 1.");
-        return new DataSetObjective<T>(files.Model, files.Loss, files.Data, parsed.GetValue(BatchSize));
+        return new DataSetObjective<T>(files.Model, files.Loss, files.Data, parsed.GetValue(BatchSize)) { Communicator = Processes.Communicator };
     }
 }

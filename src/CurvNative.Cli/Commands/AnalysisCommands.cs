@@ -74,7 +74,7 @@ internal static class AnalysisCommands
             var result = progress.Step($"Lanczos for {k} eigenvalues", () => Lanczos.Eigs(op, k, EigenWhich.LargestMagnitude, new LanczosOptions { Tolerance = tol, Seed = parsed.GetValue(c.Seed) }));
             if (!result.Converged) throw CliException.BadInput($"Lanczos did not converge: {result.Message}; {outPath} was not written.");
             var values = result.Eigenvalues.OrderByDescending(v => v).ToArray();
-            AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new { eigenvalues = values, matvecs = result.MatVecs }, Json));
+            Processes.WriteOutputs(() => AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new { eigenvalues = values, matvecs = result.MatVecs }, Json)));
         }
     }
 
@@ -103,10 +103,10 @@ internal static class AnalysisCommands
                 "hutchpp" => TraceEstimators.HutchPlusPlus(op, Check(samples, op), seed: seed),
                 _ => TraceEstimators.XTrace(op, Check(samples, op), seed: seed),
             });
-            AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new
+            Processes.WriteOutputs(() => AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new
             {
                 trace = estimate.Estimate, standard_error = estimate.StandardError, matvecs = estimate.MatVecs, method = estimate.Method,
-            }, Json));
+            }, Json)));
         }
     }
 
@@ -160,7 +160,7 @@ internal static class AnalysisCommands
                 "hutchinson" => DiagonalEstimators.Hutchinson(op, Check(samples, op), seed: seed).Diagonal,
                 _ => DiagonalEstimators.XDiag(op, Check(samples, op), seed: seed).Diagonal,
             });
-            Npy.Write(outPath, diag);
+            Processes.WriteOutputs(() => Npy.Write(outPath, diag));
         }
     }
 
@@ -209,7 +209,7 @@ internal static class AnalysisCommands
                 x = result.Solution;
             }
             if (!x.AllFinite()) throw CliException.BadInput($"the solution has non-finite elements; {outPath} was not written.");
-            Npy.Write(outPath, x);
+            Processes.WriteOutputs(() => Npy.Write(outPath, x));
         }
     }
 
@@ -249,8 +249,11 @@ internal static class AnalysisCommands
             {
                 grid = result.Grid, density = result.Density, log_scale = result.LogScale, probes, lanczos_steps = m, matvecs = result.MatVecs,
             }, Json);
-            AtomicFile.WriteAllText(outPath, json);
-            AtomicFile.WriteAllText(plotPath, svg);
+            Processes.WriteOutputs(() =>
+            {
+                AtomicFile.WriteAllText(outPath, json);
+                AtomicFile.WriteAllText(plotPath, svg);
+            });
         }
     }
 

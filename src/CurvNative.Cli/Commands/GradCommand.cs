@@ -34,6 +34,6 @@ internal static class GradCommand
         var gradient = inputs.Load<T>(parsed).Gradient();
         if (!gradient.AllFinite())
             throw CliException.BadInput($"the gradient has non-finite elements (overflow in {typeof(T).Name}?); {outPath} was not written.");
-        Npy.Write(outPath, gradient);
+        Processes.WriteOutputs(() => Npy.Write(outPath, gradient));
     }
 }

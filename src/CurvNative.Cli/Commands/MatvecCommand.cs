@@ -39,6 +39,6 @@ internal static class MatvecCommand
         var result = v.Rank == 1 ? op.MatVec(v) : op.MatMat(v);
         if (!result.AllFinite())
             throw CliException.BadInput($"the product has non-finite elements (overflow in {typeof(T).Name}?); {outPath} was not written.");
-        Npy.Write(outPath, result);
+        Processes.WriteOutputs(() => Npy.Write(outPath, result));
     }
 }
