@@ -167,8 +167,16 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
     {
         var (product, graph) = PrepareBatch(batch, start);
         var weight = BatchWeight(batch.Count);
-        foreach (var (c, count) in ColumnChunks(x.Shape[1], graph))
-            OutputSpace.AddColumns(y, c, product(InputSpace.SplitColumns(x, c, count)), weight);
+        var chunks = ColumnChunks(x.Shape[1], graph).ToList();
+        // Chunks of columns share the batch's graph, which the sweeps only read, and fill disjoint columns: in
+        // parallel (as many at once as there are threads, to bound the memory) they give the same bits.
+        int width = Math.Max(1, Threading.ParallelWork.Width);
+        for (int w = 0; w < chunks.Count; w += width)
+        {
+            var wave = chunks.GetRange(w, Math.Min(width, chunks.Count - w));
+            var products = Threading.ParallelWork.Map(wave.Count, i => product(InputSpace.SplitColumns(x, wave[i].Start, wave[i].Count)));
+            for (int i = 0; i < wave.Count; i++) OutputSpace.AddColumns(y, wave[i].Start, products[i], weight);
+        }
     }
 
     /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph) and

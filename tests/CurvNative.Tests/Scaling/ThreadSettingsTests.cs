@@ -124,6 +124,24 @@ public class ThreadSettingsTests : IDisposable
         Assert.Contains(one, x => x != 0);
     }
 
+    /// <summary>One batch, 40 columns: three chunks of at most 16 columns, two at a time with two threads.</summary>
+    [Theory]
+    [InlineData("mlp", CurvatureKind.Ggn)]
+    [InlineData("cnn", CurvatureKind.Hessian)]
+    public void ColumnChunksOfOneBatchAreTheSameBitsForOneAndTwoThreads(string model, CurvatureKind kind)
+    {
+        var p = Problem.Create(model, "ce", Reduction.Sum);
+        double[] With(int threads)
+        {
+            ThreadSettings.Set(threads);
+            var op = new CurvatureRequest { Kind = kind }.Build(p.Model, p.Loss, p.Data);
+            return op.MatMat(Problem.Rand(new Random(4), [op.Columns, 40])).ToArray();
+        }
+        var one = With(1);
+        Assert.Equal(one, With(2));
+        Assert.Contains(one, x => x != 0);
+    }
+
     [Theory]
     [InlineData("mlp")]
     [InlineData("cnn")]

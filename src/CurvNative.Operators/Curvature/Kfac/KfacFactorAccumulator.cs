@@ -82,6 +82,45 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
         s.HasG = true;
     }
 
+    /// <summary>Adds the factors <paramref name="other"/> accumulated over other samples of the same layers (with the
+    /// same approximation and expected sample count): the upper triangles of A and G and the counts.</summary>
+    internal void Add(KfacFactorAccumulator<T> other)
+    {
+        foreach (var layer in Layers)
+        {
+            var s = StateOf(layer);
+            var o = other.StateOf(layer);
+            if (o.HasA)
+            {
+                if (s.Shared >= 0 && s.Shared != o.Shared)
+                    throw new ArgumentException($"Layer {layer}: inputs with {o.Shared} shared positions after batches with {s.Shared}; the spatial size must not change.");
+                AddUpper(s.A, o.A, s.HasA);
+                s.HasA = true;
+                s.Shared = o.Shared;
+                s.Samples += o.Samples;
+            }
+            if (o.HasG)
+            {
+                AddUpper(s.G, o.G, s.HasG);
+                s.HasG = true;
+                s.GradientRows += o.GradientRows;
+            }
+        }
+    }
+
+    /// <summary>The upper triangle of target += that of source (= when <paramref name="accumulate"/> is false).</summary>
+    private static void AddUpper(Tensor<T> target, Tensor<T> source, bool accumulate)
+    {
+        int n = target.Shape[0];
+        var t = target.Span; var u = source.Span;
+        for (int i = 0; i < n; i++)
+        {
+            var row = t.Slice(i * n + i, n - i);
+            if (accumulate) TensorPrimitives.Add(row, u.Slice(i * n + i, n - i), row);
+            else u.Slice(i * n + i, n - i).CopyTo(row);
+        }
+    }
+
     /// <summary>
     /// Adds the factors across the processes of <paramref name="communicator"/> (each accumulated its shard of the
     /// samples): the upper triangles of A and G, the sample and gradient-row counts, in double precision. A process

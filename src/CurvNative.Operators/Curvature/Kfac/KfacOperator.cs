@@ -112,9 +112,24 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
 
     internal static KfacFactorAccumulator<T> Accumulate(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
     {
-        var acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
-        foreach (var (batch, start) in ShardBatches(data, options))
-            LayerPasses(model, loss, batch, start, data.Count, layers, options, acc.AddInput, (layer, gradient) => acc.AddOutputGradient(layer, gradient, T.One));
+        KfacFactorAccumulator<T> Pass(Batch<T> batch, int start)
+        {
+            var part = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
+            LayerPasses(model, loss, batch, start, data.Count, layers, options, part.AddInput, (layer, gradient) => part.AddOutputGradient(layer, gradient, T.One));
+            return part;
+        }
+        var batches = ShardBatches(data, options).ToList();
+        KfacFactorAccumulator<T> acc;
+        if (batches.Count == 1) acc = Pass(batches[0].Batch, batches[0].Start);
+        else
+        {
+            // Batches in parallel, each into factors of its own, added in batch order: the same bits for any thread count.
+            acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
+            int width = Math.Max(1, Threading.ParallelWork.Width);
+            for (int w = 0; w < batches.Count; w += width)
+                foreach (var part in Threading.ParallelWork.Map(Math.Min(width, batches.Count - w), i => Pass(batches[w + i].Batch, batches[w + i].Start)))
+                    acc.Add(part);
+        }
         acc.AllReduce(options.Communicator);
         if (options.FisherType == FisherType.ForwardOnly)
             foreach (var l in layers) acc.SetGradientIdentity(l);
