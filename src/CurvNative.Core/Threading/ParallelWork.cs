@@ -18,6 +18,22 @@ internal static class ParallelWork
     /// <summary>The number of pieces worth computing at once: the thread count, or 1 inside a running region.</summary>
     public static int Width => Volatile.Read(ref _active) != 0 ? 1 : ThreadSettings.Count;
 
+    /// <summary>
+    /// consume(i, piece(i)) for i = 0, 1, ..., count - 1 in that order, the pieces computed in parallel in waves of
+    /// <see cref="Width"/> (so at most that many results are alive at once): a reduction that consumes in index
+    /// order gives the same bits for any thread count.
+    /// </summary>
+    public static void ForEachInOrder<TResult>(int count, Func<int, TResult> piece, Action<int, TResult> consume)
+    {
+        int width = Math.Max(1, Width);
+        for (int w = 0; w < count; w += width)
+        {
+            int first = w;
+            var results = Map(Math.Min(width, count - w), i => piece(first + i));
+            for (int i = 0; i < results.Length; i++) consume(first + i, results[i]);
+        }
+    }
+
     /// <summary>results[i] = body(i) for i in [0, count). The calling thread's gradient mode holds in the workers.
     /// An exception from a piece is rethrown as is (the first by index when several fail).</summary>
     public static TResult[] Map<TResult>(int count, Func<int, TResult> body)

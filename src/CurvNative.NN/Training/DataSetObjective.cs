@@ -91,10 +91,10 @@ public sealed class DataSetObjective<T> where T : unmanaged, IFloatingPointIeee7
     {
         var sum = new double[length];
         var batches = ShardBatches();
-        int width = Math.Max(1, Threading.ParallelWork.Width);
-        for (int w = 0; w < batches.Count; w += width)
-            foreach (var part in Threading.ParallelWork.Map(Math.Min(width, batches.Count - w), i => terms(batches[w + i])))
-                for (int i = 0; i < length; i++) sum[i] += part[i];
+        Threading.ParallelWork.ForEachInOrder(batches.Count, b => terms(batches[b]), (_, part) =>
+        {
+            for (int i = 0; i < length; i++) sum[i] += part[i];
+        });
         Communicator.AllReduceSum(sum);
         return sum;
     }

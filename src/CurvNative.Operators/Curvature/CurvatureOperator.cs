@@ -143,19 +143,12 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
             }
         if (batches.Count == 1) AccumulateBatch(batches[0].Batch, batches[0].Start, x, y);
         else
-        {
-            int width = Math.Max(1, Threading.ParallelWork.Width);
-            for (int w = 0; w < batches.Count; w += width)
+            Threading.ParallelWork.ForEachInOrder(batches.Count, i =>
             {
-                var parts = Threading.ParallelWork.Map(Math.Min(width, batches.Count - w), i =>
-                {
-                    var part = Tensor<T>.Zeros(Rows, k);
-                    AccumulateBatch(batches[w + i].Batch, batches[w + i].Start, x, part);
-                    return part;
-                });
-                foreach (var part in parts) System.Numerics.Tensors.TensorPrimitives.Add(y.Span, part.Span, y.Span);
-            }
-        }
+                var part = Tensor<T>.Zeros(Rows, k);
+                AccumulateBatch(batches[i].Batch, batches[i].Start, x, part);
+                return part;
+            }, (_, part) => System.Numerics.Tensors.TensorPrimitives.Add(y.Span, part.Span, y.Span));
         Options.Communicator.AllReduceSum(y);
         return y;
     }
@@ -170,13 +163,8 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
         var chunks = ColumnChunks(x.Shape[1], graph).ToList();
         // Chunks of columns share the batch's graph, which the sweeps only read, and fill disjoint columns: in
         // parallel (as many at once as there are threads, to bound the memory) they give the same bits.
-        int width = Math.Max(1, Threading.ParallelWork.Width);
-        for (int w = 0; w < chunks.Count; w += width)
-        {
-            var wave = chunks.GetRange(w, Math.Min(width, chunks.Count - w));
-            var products = Threading.ParallelWork.Map(wave.Count, i => product(InputSpace.SplitColumns(x, wave[i].Start, wave[i].Count)));
-            for (int i = 0; i < wave.Count; i++) OutputSpace.AddColumns(y, wave[i].Start, products[i], weight);
-        }
+        Threading.ParallelWork.ForEachInOrder(chunks.Count, i => product(InputSpace.SplitColumns(x, chunks[i].Start, chunks[i].Count)),
+            (i, columns) => OutputSpace.AddColumns(y, chunks[i].Start, columns, weight));
     }
 
     /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph) and

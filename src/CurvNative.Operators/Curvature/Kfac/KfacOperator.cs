@@ -125,10 +125,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
         {
             // Batches in parallel, each into factors of its own, added in batch order: the same bits for any thread count.
             acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
-            int width = Math.Max(1, Threading.ParallelWork.Width);
-            for (int w = 0; w < batches.Count; w += width)
-                foreach (var part in Threading.ParallelWork.Map(Math.Min(width, batches.Count - w), i => Pass(batches[w + i].Batch, batches[w + i].Start)))
-                    acc.Add(part);
+            Threading.ParallelWork.ForEachInOrder(batches.Count, i => Pass(batches[i].Batch, batches[i].Start), (_, part) => acc.Add(part));
         }
         acc.AllReduce(options.Communicator);
         if (options.FisherType == FisherType.ForwardOnly)
