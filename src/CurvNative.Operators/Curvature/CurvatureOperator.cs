@@ -25,7 +25,8 @@ public sealed record CurvatureOptions
 
     /// <summary>The processes sharing the data set: each owns a contiguous range of the samples
     /// (<see cref="Communicator.Shard"/>) and products are summed across them, so every process gets the product
-    /// over all samples. Every process must make the same calls. Default: one process.</summary>
+    /// over all samples. Every process must make the same calls. Default: one process. The Jacobian operators, whose
+    /// output is per sample rather than a sum, do not shard: every process computes all of it.</summary>
     public Communicator Communicator { get; init; } = Communicator.Single;
 }
 
