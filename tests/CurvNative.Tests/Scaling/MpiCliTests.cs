@@ -145,6 +145,18 @@ public class MpiCliTests : IDisposable
     }
 
     [MpiFact]
+    public void EigenvaluesAcrossTwoRanksEqualOneProcess()
+    {
+        string one = Path.Combine(_dir, "one.json"), many = Path.Combine(_dir, "many.json");
+        string[] args = ["eigs", .. ModelArgs("mlp"), "--curvature", "ggn", "--k", "3", "--quiet"];
+        Assert.Equal(0, Run([.. args, "--out", one]).ExitCode);
+        var run = Mpi.Curvnative(2, [.. args, "--batch-size", "5", "--out", many]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        double[] Values(string path) => JsonDocument.Parse(File.ReadAllText(path)).RootElement.GetProperty("eigenvalues").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+        AssertClose(Values(one), Values(many), "top-3 GGN eigenvalues with 2 ranks");
+    }
+
+    [MpiFact]
     public void ARankWithABadFileEndsEveryRankAndNothingIsWritten()
     {
         string output = Path.Combine(_dir, "g.npy"), missing = Path.Combine(_dir, "missing.safetensors");
