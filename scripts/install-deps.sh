@@ -3,7 +3,8 @@
 # Idempotent: when everything is installed it does nothing (no apt-get update either).
 set -euo pipefail
 
-PACKAGES=(cmake g++ libopenblas-dev libopenblas0-serial pocl-opencl-icd ocl-icd-opencl-dev)
+# mpich + libmpich-dev: mpiexec for the MPI tests and mpi.h for kernels/mpi (libcurvnative_mpi.so).
+PACKAGES=(cmake g++ libopenblas-dev libopenblas0-serial pocl-opencl-icd ocl-icd-opencl-dev mpich libmpich-dev)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -7,7 +7,8 @@ namespace CurvNative.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release -- [--threads T] [BenchmarkDotNet args]</c> runs the BenchmarkDotNet classes;
 /// <c>dotnet run -c Release -- ratio --threads T</c> prints and writes the quick ratio table against PyTorch;
-/// <c>dotnet run -c Release -- check</c> checks the accuracy of the float fast paths.
+/// <c>dotnet run -c Release -- check</c> checks the accuracy of the float fast paths;
+/// <c>dotnet run -c Release -- scaling</c> times 1 against 2 threads (<see cref="ScalingMode"/>).
 /// </summary>
 public static class Program
 {
@@ -17,6 +18,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "check") return AccuracyCheck.Run();
         if (args.Length > 0 && args[0] == "curvature") return CurvatureMode.Run(args);
         if (args.Length > 0 && args[0] == "estimators") return EstimatorsMode.Run(args);
+        if (args.Length > 0 && args[0] == "scaling") return ScalingMode.Run(args);
 
         var rest = new List<string>(args);
         int? threads = TakeOption(rest, "--threads");

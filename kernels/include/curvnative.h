@@ -43,6 +43,20 @@ enum {
 /* Version of the ABI (CN_VERSION). */
 CN_API int cn_version(void);
 
+/*
+ * Threads. cn_set_num_threads sets the kernels' pool to `threads` (clamped to 64; workers are started when
+ * growing and parked when shrinking) and OpenBLAS's global thread count to the same number; CN_ERR_INVALID_ARGUMENT
+ * when threads < 1. cn_get_num_threads returns the pool's size.
+ * cn_serial_enter / cn_serial_leave bracket a section in which the host runs its own workers, each calling
+ * kernels and BLAS: inside it OpenBLAS runs on 1 thread and the pool runs every loop on its caller's thread, so
+ * nothing oversubscribes the cores. Sections nest and may be opened by several threads; the count in force
+ * before the first is restored when the last closes (a cn_set_num_threads in between takes effect then).
+ */
+CN_API int cn_set_num_threads(int threads);
+CN_API int cn_get_num_threads(void);
+CN_API int cn_serial_enter(void);
+CN_API int cn_serial_leave(void);
+
 /* Static, never-NULL English description of a status code (unknown codes included). */
 CN_API const char* cn_status_message(int status);
 

@@ -351,28 +351,44 @@ int openblas_get_num_threads(void) __attribute__((weak));
 void openblas_set_num_threads(int) __attribute__((weak));
 }
 
-class SerialBlas {
+// The process's OpenBLAS thread count and the sections that hold it at 1. One mutex orders the kernels' own
+// serial sections, the host's (cn_serial_enter/leave) and cn_set_num_threads, so a count set while a section is
+// open takes effect when the last one closes instead of being overwritten by a stale saved count.
+class BlasThreads {
 public:
-    SerialBlas() {
-        if (!openblas_get_num_threads || !openblas_set_num_threads) return;
+    static void enter() {
+        if (!available()) return;
         std::lock_guard<std::mutex> lock(mu());
         if (depth()++ == 0) {
             saved() = openblas_get_num_threads();
             if (saved() > 1) openblas_set_num_threads(1);
         }
     }
-    ~SerialBlas() {
-        if (!openblas_get_num_threads || !openblas_set_num_threads) return;
+    static void leave() {
+        if (!available()) return;
         std::lock_guard<std::mutex> lock(mu());
-        if (--depth() == 0 && saved() > 1) openblas_set_num_threads(saved());
+        if (depth() > 0 && --depth() == 0 && saved() > 1) openblas_set_num_threads(saved());
     }
-    SerialBlas(const SerialBlas&) = delete;
-    SerialBlas& operator=(const SerialBlas&) = delete;
+    static void set(int threads) {
+        if (!available()) return;
+        std::lock_guard<std::mutex> lock(mu());
+        if (depth() > 0) saved() = threads;
+        else openblas_set_num_threads(threads);
+    }
 
 private:
+    static bool available() { return openblas_get_num_threads && openblas_set_num_threads; }
     static std::mutex& mu() { static std::mutex m; return m; }
     static int& depth() { static int d = 0; return d; }
     static int& saved() { static int s = 1; return s; }
+};
+
+class SerialBlas {
+public:
+    SerialBlas() { BlasThreads::enter(); }
+    ~SerialBlas() { BlasThreads::leave(); }
+    SerialBlas(const SerialBlas&) = delete;
+    SerialBlas& operator=(const SerialBlas&) = delete;
 };
 
 // Runs body(part, chunk_begin, chunk_end) for every part; in parallel (with serial BLAS) when parts > 1.
@@ -805,6 +821,45 @@ int maxpool_forward(const cn_pool2d_geom* g, const T* x, T* y, int64_t* argmax) 
 extern "C" {
 
 CN_API int cn_version(void) { return CN_VERSION; }
+
+CN_API int cn_set_num_threads(int threads) {
+    if (threads < 1) return CN_ERR_INVALID_ARGUMENT;
+    try {
+        const int pool = cn::ThreadPool::instance().resize(threads);
+        cn::BlasThreads::set(pool);
+        return CN_OK;
+    } catch (...) {
+        return CN_ERR_INTERNAL;
+    }
+}
+
+CN_API int cn_get_num_threads(void) {
+    try {
+        return cn::ThreadPool::instance().size();
+    } catch (...) {
+        return 1;
+    }
+}
+
+CN_API int cn_serial_enter(void) {
+    try {
+        cn::ThreadPool::instance().enter_inline();
+        cn::BlasThreads::enter();
+        return CN_OK;
+    } catch (...) {
+        return CN_ERR_INTERNAL;
+    }
+}
+
+CN_API int cn_serial_leave(void) {
+    try {
+        cn::BlasThreads::leave();
+        cn::ThreadPool::instance().leave_inline();
+        return CN_OK;
+    } catch (...) {
+        return CN_ERR_INTERNAL;
+    }
+}
 
 CN_API const char* cn_status_message(int status) {
     switch (status) {

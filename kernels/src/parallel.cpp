@@ -38,7 +38,7 @@ int configured_threads() {
     if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
 #endif
     if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-    return std::clamp(n, 1, 16);
+    return std::clamp(n, 1, 16);  // the default; resize() may go higher
 }
 
 // Below this much estimated work (roughly "elements touched") a wake-up is not worth it.
@@ -58,14 +58,28 @@ ThreadPool& ThreadPool::instance() {
 }
 
 ThreadPool::ThreadPool(int threads) {
+    grow(threads);
+    active_.store(started_, std::memory_order_release);
+}
+
+void ThreadPool::grow(int threads) {
     try {
-        for (int i = 1; i < threads; ++i) {
-            workers_.emplace_back([this, i] { worker_loop(i); });
-            workers_.back().detach();
+        for (; started_ < std::min(threads, kMaxThreads); ++started_) {
+            const int index = started_;
+            std::thread([this, index] { worker_loop(index); }).detach();
         }
     } catch (...) {
         // Could not start (all) threads: run with whatever started.
     }
+}
+
+int ThreadPool::resize(int threads) {
+    threads = std::clamp(threads, 1, kMaxThreads);
+    // No job runs while the count changes, so a job's workers all see one count.
+    std::lock_guard<std::mutex> busy(busy_);
+    grow(threads);
+    active_.store(std::min(threads, started_), std::memory_order_release);
+    return size();
 }
 
 bool ThreadPool::try_run_part(uint64_t gen, int part) {
@@ -95,10 +109,11 @@ void ThreadPool::worker_loop(int index) {
             }
         }
         seen = gen;
+        const int threads = size();
+        if (index >= threads) continue;  // parked by resize()
         // Start at this worker's own share, then help with the rest. A stale `parts` (from a newer job
         // being set up) is harmless: no part of it is available under this generation.
         const int parts = std::min(parts_.load(std::memory_order_relaxed), kMaxParts);
-        const int threads = size();
         const int first = parts * index / threads;
         for (int k = 0; k < parts; ++k) try_run_part(gen, (first + k) % parts);
     }
@@ -107,7 +122,7 @@ void ThreadPool::worker_loop(int index) {
 void ThreadPool::run(int64_t count, double cost_per_item, Fn fn, void* ctx) {
     if (count <= 0) return;
     int threads = size();
-    if (threads <= 1 || count == 1 || static_cast<double>(count) * cost_per_item < kMinParallelWork) {
+    if (threads <= 1 || inline_.load(std::memory_order_acquire) > 0 || count == 1 || static_cast<double>(count) * cost_per_item < kMinParallelWork) {
         fn(ctx, 0, count);
         return;
     }

@@ -17,7 +17,18 @@ class ThreadPool {
 public:
     static ThreadPool& instance();
 
-    int size() const { return static_cast<int>(workers_.size()) + 1; }
+    // Threads that take part in a parallel_for (the caller included).
+    int size() const { return active_.load(std::memory_order_acquire); }
+
+    // Sets the number of threads (clamped to [1, kMaxThreads]); starts workers when growing, parks the
+    // surplus when shrinking (a parked worker never claims a part). Waits for a running parallel_for to end.
+    // Returns the number now in use.
+    int resize(int threads);
+
+    // While at least one inline section is open (the host runs its own workers, each of which may call into
+    // the kernels), every parallel_for runs on its caller's thread: the cores are the host's workers'.
+    void enter_inline() { inline_.fetch_add(1, std::memory_order_acq_rel); }
+    void leave_inline() { inline_.fetch_sub(1, std::memory_order_acq_rel); }
 
     // Runs body(begin, end) over [0, count) split into contiguous parts.
     // Falls back to running inline when the pool is busy (concurrent callers) or when
@@ -43,7 +54,16 @@ private:
 
     static constexpr int kMaxParts = 64;
 
-    std::vector<std::thread> workers_;
+public:
+    static constexpr int kMaxThreads = 64;
+
+private:
+    // Starts workers until `threads` exist (caller included); called with busy_ held or from the constructor.
+    void grow(int threads);
+
+    int started_ = 1;                 // threads that exist, the caller included (workers are detached)
+    std::atomic<int> active_{1};
+    std::atomic<int> inline_{0};
     std::mutex busy_;                 // one parallel_for at a time
     std::mutex m_;
     std::condition_variable cv_;

@@ -17,7 +17,19 @@ internal static class App
     /// <summary>Runs the command line with the given output streams and returns the process exit code.</summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        int code;
+        try { Processes.Start(); }
+        catch (Exception e) when (e is DllNotFoundException or Distributed.MpiException) { return Fail(stderr, ExitCodes.BadInput, e.Message); }
+        // Rank 0 alone writes stdout under MPI.
+        code = RunCommand(args, Processes.Communicator.IsRoot ? stdout : TextWriter.Null, stderr);
+        Processes.Finish(code, stderr);
+        return code;
+    }
+
+    private static int RunCommand(string[] args, TextWriter stdout, TextWriter stderr)
+    {
         var context = new CliContext(stdout, stderr);
+        var threads = Processes.ThreadsOption();
         var root = new RootCommand("CurvNative: neural-network curvature as linear operators in .NET. Gradients, curvature products, eigenvalues, traces, diagonals, solves and spectral densities of PyTorch models given as files, and a demo.")
         {
             DemoCommand.Create(context),
@@ -30,6 +42,7 @@ internal static class App
             AnalysisCommands.Solve(context),
             AnalysisCommands.Density(context),
         };
+        root.Options.Add(threads);
 
         ParseResult parsed;
         try
@@ -54,6 +67,7 @@ internal static class App
         {
             // Only before the command's own action: --help and --version touch no file.
             if (parsed.Action is not null && ReferenceEquals(parsed.Action, parsed.CommandResult.Command.Action)) PathGuard.Check(parsed);
+            Processes.ApplyThreads(parsed.GetValue(threads));
             return parsed.Invoke(new InvocationConfiguration
             {
                 Output = stdout,
@@ -67,6 +81,7 @@ internal static class App
         catch (UnauthorizedAccessException e) { return Fail(stderr, ExitCodes.BadInput, e.Message); }
         catch (DllNotFoundException e) { return Fail(stderr, ExitCodes.BadInput, e.Message); }
         catch (CurvNative.Native.LapackException e) { return Fail(stderr, ExitCodes.BadInput, $"numerical failure: {e.Message}"); }
+        catch (Distributed.MpiException e) { return Fail(stderr, ExitCodes.BadInput, e.Message); }
         catch (Exception e) { return Fail(stderr, ExitCodes.BadInput, $"internal error ({e.GetType().Name}): {e.Message}"); }
     }
 

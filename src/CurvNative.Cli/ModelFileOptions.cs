@@ -61,7 +61,7 @@ internal sealed class ModelFileOptions
         var files = ModelFiles<T>.Load(modelPath, parsed.GetValue(Weights), parsed.GetRequiredValue(Data), LossOverride(parsed, modelPath));
         if (files.Data.Count == 0)
             throw CliException.BadInput($"{parsed.GetRequiredValue(Data)}, key 'x': the data set has no samples; expected N >= 1.");
-        return new DataSetObjective<T>(files.Model, files.Loss, files.Data, parsed.GetValue(BatchSize));
+        return new DataSetObjective<T>(files.Model, files.Loss, files.Data, parsed.GetValue(BatchSize)) { Communicator = Processes.Communicator };
     }
 
     /// <summary>The loss the command line sets: --loss with --reduction (default mean), or --reduction alone on

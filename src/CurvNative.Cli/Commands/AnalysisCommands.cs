@@ -72,7 +72,7 @@ internal static class AnalysisCommands
             if (!result.Converged) throw CliException.BadInput($"Lanczos did not converge: {result.Message}; {outPath} was not written.");
             var values = result.Eigenvalues.OrderByDescending(v => v).ToArray();
             Results.EnsureFinite(Tensor<double>.FromArray(values, values.Length), "eigenvalue list", outPath);
-            AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new { eigenvalues = values, matvecs = result.MatVecs }, Json));
+            Processes.WriteOutputs(() => AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new { eigenvalues = values, matvecs = result.MatVecs }, Json)));
         }
     }
 
@@ -106,10 +106,10 @@ internal static class AnalysisCommands
             Results.EnsureFinite(estimate.Estimate, "trace estimate", typeof(T), outPath);
             // One sample (or one probe pair) gives no spread: the standard error is unknown, written as null.
             double? standardError = double.IsFinite(estimate.StandardError) ? estimate.StandardError : null;
-            AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new
+            Processes.WriteOutputs(() => AtomicFile.WriteAllText(outPath, JsonSerializer.Serialize(new
             {
                 trace = estimate.Estimate, standard_error = standardError, matvecs = estimate.MatVecs, method = estimate.Method,
-            }, Json));
+            }, Json)));
         }
     }
 
@@ -181,7 +181,7 @@ internal static class AnalysisCommands
                 _ => DiagonalEstimators.XDiag(op, Check(samples, op), seed: seed).Diagonal,
             });
             Results.EnsureFinite(diag, "diagonal", outPath);
-            Npy.Write(outPath, diag);
+            Processes.WriteOutputs(() => Npy.Write(outPath, diag));
         }
     }
 
@@ -244,7 +244,7 @@ internal static class AnalysisCommands
                 x = result.Solution;
             }
             Results.EnsureFinite(x, "solution", outPath);
-            Npy.Write(outPath, x);
+            Processes.WriteOutputs(() => Npy.Write(outPath, x));
         }
     }
 
@@ -289,8 +289,11 @@ internal static class AnalysisCommands
             {
                 grid = result.Grid, density = result.Density, log_scale = result.LogScale, probes, lanczos_steps = m, matvecs = result.MatVecs,
             }, Json);
-            AtomicFile.WriteAllText(outPath, json);
-            AtomicFile.WriteAllText(plotPath, svg);
+            Processes.WriteOutputs(() =>
+            {
+                AtomicFile.WriteAllText(outPath, json);
+                AtomicFile.WriteAllText(plotPath, svg);
+            });
         }
     }
 

@@ -32,9 +32,15 @@ internal sealed class CurvatureCommandOptions
 
     public Option<string> KfacApprox { get; } = Choice("--kfac-approx", "KFAC weight-sharing approximation: expand or reduce.", ["expand", "reduce"], required: false, defaultValue: "expand");
 
+    public Option<bool> NoDeterminismCheck { get; } = new("--no-determinism-check")
+    {
+        Description = "Skip the check that two evaluations of one product agree (it costs two extra passes over the data); only for a model and data known to be deterministic (no Dropout or BatchNorm in training mode).",
+    };
+
     public void AddTo(Command command)
     {
         Files.AddTo(command);
+        command.Add(NoDeterminismCheck);
         command.Add(Curvature);
         command.Add(McSamples);
         command.Add(Seed);
@@ -63,6 +69,8 @@ internal sealed class CurvatureCommandOptions
             Seed = parsed.GetValue(Seed),
             FisherType = CurvatureRequest.ParseFisherType(parsed.GetValue(FisherType)!),
             Approximation = CurvatureRequest.ParseApproximation(parsed.GetValue(KfacApprox)!),
+            CheckDeterministic = !parsed.GetValue(NoDeterminismCheck),
+            Communicator = Processes.Communicator,
         };
         if (request.McSamples != 1 && request.Kind is CurvatureKind.Kfac or CurvatureKind.Ekfac && request.FisherType != Operators.Curvature.Kfac.FisherType.MonteCarlo)
             throw CliException.Usage($"--mc-samples {request.McSamples} only applies to --fisher-type mc (got {parsed.GetValue(FisherType)}).");

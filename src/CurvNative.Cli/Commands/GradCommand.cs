@@ -31,6 +31,6 @@ internal static class GradCommand
     {
         var gradient = inputs.Load<T>(parsed).Gradient();
         Results.EnsureFinite(gradient, "gradient", outPath);
-        Npy.Write(outPath, gradient);
+        Processes.WriteOutputs(() => Npy.Write(outPath, gradient));
     }
 }

@@ -35,6 +35,6 @@ internal static class MatvecCommand
         var v = CurvatureCommandOptions.ReadVectors<T>(vectorPath, "--vector", op.Columns);
         var result = v.Rank == 1 ? op.MatVec(v) : op.MatMat(v);
         Results.EnsureFinite(result, "product", outPath);
-        Npy.Write(outPath, result);
+        Processes.WriteOutputs(() => Npy.Write(outPath, result));
     }
 }

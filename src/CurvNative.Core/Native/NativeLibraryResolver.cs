@@ -48,13 +48,15 @@ internal static class NativeLibraryResolver
                 if (NativeLibrary.TryLoad(candidate, out var handle)) { SerialOpenBlasLoaded = true; return handle; }
             return Resolve("openblas", assembly, path);
         }
-        if (name == "curvnative")
+        if (name is "curvnative" or "curvnative_mpi")
         {
             var dir = Path.GetDirectoryName(assembly.Location) ?? AppContext.BaseDirectory;
-            foreach (var candidate in new[] { Path.Combine(dir, "libcurvnative.so"), Path.Combine(AppContext.BaseDirectory, "libcurvnative.so"), "libcurvnative.so" })
+            var file = $"lib{name}.so";
+            foreach (var candidate in new[] { Path.Combine(dir, file), Path.Combine(AppContext.BaseDirectory, file), file })
                 if (NativeLibrary.TryLoad(candidate, out var handle)) return handle;
-            throw new DllNotFoundException(
-                $"libcurvnative.so could not be loaded from {dir}: run 'dotnet build' with cmake, g++ and the Debian package libopenblas-dev installed.");
+            throw new DllNotFoundException(name == "curvnative"
+                ? $"libcurvnative.so could not be loaded from {dir}: run 'dotnet build' with cmake, g++ and the Debian package libopenblas-dev installed."
+                : $"{file} could not be loaded from {dir}: it is built only where MPI is installed (apt-get install mpich libmpich-dev, then 'dotnet build').");
         }
         return IntPtr.Zero;
     }

@@ -1,5 +1,6 @@
 using System.Numerics;
 using CurvNative.Autodiff;
+using CurvNative.Distributed;
 using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
@@ -66,8 +67,37 @@ public sealed class DataSetObjective<T> where T : unmanaged, IFloatingPointIeee7
     /// <summary>The parameters, in the flat order of torch.nn.utils.parameters_to_vector (<see cref="ParameterVector"/>).</summary>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
 
+    /// <summary>The processes sharing the data set: <see cref="Loss"/> and <see cref="LossAndGradient"/> run over
+    /// this process's contiguous shard of the samples and sum across the processes, so every process gets the
+    /// value over all samples. Default: one process.</summary>
+    public Communicator Communicator { get; init; } = Communicator.Single;
+
     /// <summary>The mini-batches, in data set order.</summary>
     public IEnumerable<Batch<T>> Batches() => Data.Batches(BatchSize);
+
+    /// <summary>The mini-batches of this process's shard, in data set order (all of them for one process).</summary>
+    private List<Batch<T>> ShardBatches()
+    {
+        var (start, count) = Communicator.Shard(Data.Count);
+        return count == 0 ? [] : Data.Range(start, count).Batches(BatchSize).ToList();
+    }
+
+    /// <summary>
+    /// sum = Σ_b parts(b) over this shard's batches, then across the processes: batches go to parallel workers in
+    /// waves of as many as there are threads, each returning its terms whole, added in batch order (the same bits
+    /// for any thread count).
+    /// </summary>
+    private double[] SumOverBatches(int length, Func<Batch<T>, double[]> terms)
+    {
+        var sum = new double[length];
+        var batches = ShardBatches();
+        Threading.ParallelWork.ForEachInOrder(batches.Count, b => terms(batches[b]), (_, part) =>
+        {
+            for (int i = 0; i < length; i++) sum[i] += part[i];
+        });
+        Communicator.AllReduceSum(sum);
+        return sum;
+    }
 
     /// <summary>
     /// w_b = c(N, C) / c(n_b, C): the weight of a batch's reduced loss in the data set's loss
@@ -105,13 +135,11 @@ public sealed class DataSetObjective<T> where T : unmanaged, IFloatingPointIeee7
     public double Loss()
     {
         using var _ = GradMode.Disable();
-        double total = 0;
-        foreach (var batch in Batches())
+        return SumOverBatches(1, batch =>
         {
             var (loss, w) = BatchLoss(batch);
-            total += w * double.CreateTruncating(loss.Value.ToScalar());
-        }
-        return total;
+            return [w * double.CreateTruncating(loss.Value.ToScalar())];
+        })[0];
     }
 
     /// <summary>The gradient of <see cref="Loss"/> with respect to the parameters, as one flat vector
@@ -122,25 +150,26 @@ public sealed class DataSetObjective<T> where T : unmanaged, IFloatingPointIeee7
     public (double Loss, Tensor<T> Gradient) LossAndGradient()
     {
         var wrt = Parameters.Select(p => p.Var).ToList();
-        var sum = new double[ParameterVector.Count(Parameters)];
-        double total = 0;
+        int count = ParameterVector.Count(Parameters);
         using var _ = GradMode.Enable();
-        foreach (var batch in Batches())
+        // Terms [w_b ∇L_b..., w_b L_b]: the loss rides along in the last element.
+        var sum = SumOverBatches(count + 1, batch =>
         {
             var (loss, w) = BatchLoss(batch);
-            total += w * double.CreateTruncating(loss.Value.ToScalar());
-            var grads = Autograd.Grad(loss, wrt);
+            var terms = new double[count + 1];
+            terms[count] = w * double.CreateTruncating(loss.Value.ToScalar());
             int offset = 0;
-            foreach (var g in grads)
+            foreach (var g in Autograd.Grad(loss, wrt))
             {
                 var span = g.Value.Span;
-                for (int i = 0; i < span.Length; i++) sum[offset + i] += w * double.CreateTruncating(span[i]);
+                for (int i = 0; i < span.Length; i++) terms[offset + i] = w * double.CreateTruncating(span[i]);
                 offset += span.Length;
             }
-        }
-        var flat = Tensor<T>.Zeros(sum.Length);
+            return terms;
+        });
+        var flat = Tensor<T>.Zeros(count);
         var dst = flat.Span;
-        for (int i = 0; i < sum.Length; i++) dst[i] = T.CreateTruncating(sum[i]);
-        return (total, flat);
+        for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(sum[i]);
+        return (sum[count], flat);
     }
 }

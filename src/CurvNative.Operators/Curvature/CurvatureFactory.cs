@@ -23,6 +23,9 @@ public sealed record CurvatureRequest
     public IReadOnlyList<string>? ParameterNames { get; init; }
     public bool CheckDeterministic { get; init; } = true;
 
+    /// <summary>The processes sharing the data set (<see cref="CurvatureOptions.Communicator"/>); one by default.</summary>
+    public Distributed.Communicator Communicator { get; init; } = Distributed.Communicator.Single;
+
     /// <summary>Parses the names used on the command line: hessian, ggn, ef, fisher-mc, kfac, ekfac.</summary>
     public static CurvatureKind ParseKind(string name) => name switch
     {
@@ -56,11 +59,11 @@ public sealed record CurvatureRequest
     /// <summary>Builds the requested operator.</summary>
     public LinearOperator<T> Build<T>(Module<T> model, Loss<T> loss, DataSet<T> data) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        var options = new CurvatureOptions { BatchSize = BatchSize, ParameterNames = ParameterNames, CheckDeterministic = CheckDeterministic };
+        var options = new CurvatureOptions { BatchSize = BatchSize, ParameterNames = ParameterNames, CheckDeterministic = CheckDeterministic, Communicator = Communicator };
         var kfac = new KfacOptions
         {
             FisherType = FisherType, Approximation = Approximation, McSamples = FisherType == FisherType.MonteCarlo ? McSamples : 1,
-            Seed = Seed, BatchSize = BatchSize, ParameterNames = ParameterNames, CheckDeterministic = CheckDeterministic,
+            Seed = Seed, BatchSize = BatchSize, ParameterNames = ParameterNames, CheckDeterministic = CheckDeterministic, Communicator = Communicator,
         };
         return Kind switch
         {

@@ -1,5 +1,6 @@
 using System.Numerics;
 using CurvNative.Autodiff;
+using CurvNative.Distributed;
 using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
@@ -21,6 +22,12 @@ public sealed record CurvatureOptions
     /// <summary>The parameters to differentiate (rows and columns of the operator), in flat
     /// order; null means all parameters of the model.</summary>
     public IReadOnlyList<string>? ParameterNames { get; init; }
+
+    /// <summary>The processes sharing the data set: each owns a contiguous range of the samples
+    /// (<see cref="Communicator.Shard"/>) and products are summed across them, so every process gets the product
+    /// over all samples. Every process must make the same calls. Default: one process. The Jacobian operators, whose
+    /// output is per sample rather than a sum, do not shard: every process computes all of it.</summary>
+    public Communicator Communicator { get; init; } = Communicator.Single;
 }
 
 /// <summary>
@@ -113,19 +120,37 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
         return largest;
     }
 
-    /// <summary>Per batch: one forward pass (and whatever else the product reuses across columns), then the
-    /// product of the batch with every chunk of columns.</summary>
+    /// <summary>
+    /// Per batch: one forward pass (and whatever else the product reuses across columns), then the product of the
+    /// batch with every chunk of columns. This process takes its shard of the samples (all of them without a
+    /// communicator); several batches go to parallel workers (<see cref="Threading.ParallelWork"/>) in waves of as
+    /// many as there are threads, each batch's weighted product whole in a buffer of its own, and the buffers are
+    /// added in batch order: the same operations in the same order whatever the thread count, so the same bits.
+    /// The shards' sums are then added across processes.
+    /// </summary>
     protected sealed override Tensor<T> MatMatCore(Tensor<T> x)
     {
         int k = x.Shape[1];
         var y = Tensor<T>.Zeros(Rows, k);
         if (k == 0) return y;
-        int start = 0;
-        foreach (var batch in Data.Batches(Options.BatchSize))
-        {
-            AccumulateBatch(batch, start, x, y);
-            start += batch.Count;
-        }
+        var (first, count) = Options.Communicator.Shard(Data.Count);
+        var batches = new List<(Batch<T> Batch, int Start)>();
+        int start = first;
+        if (count > 0)
+            foreach (var batch in Data.Range(first, count).Batches(Options.BatchSize))
+            {
+                batches.Add((batch, start));
+                start += batch.Count;
+            }
+        if (batches.Count == 1) AccumulateBatch(batches[0].Batch, batches[0].Start, x, y);
+        else
+            Threading.ParallelWork.ForEachInOrder(batches.Count, i =>
+            {
+                var part = Tensor<T>.Zeros(Rows, k);
+                AccumulateBatch(batches[i].Batch, batches[i].Start, x, part);
+                return part;
+            }, (_, part) => System.Numerics.Tensors.TensorPrimitives.Add(y.Span, part.Span, y.Span));
+        Options.Communicator.AllReduceSum(y);
         return y;
     }
 
@@ -136,8 +161,11 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
     {
         var (product, graph) = PrepareBatch(batch, start);
         var weight = BatchWeight(batch.Count);
-        foreach (var (c, count) in ColumnChunks(x.Shape[1], graph))
-            OutputSpace.AddColumns(y, c, product(InputSpace.SplitColumns(x, c, count)), weight);
+        var chunks = ColumnChunks(x.Shape[1], graph).ToList();
+        // Chunks of columns share the batch's graph, which the sweeps only read, and fill disjoint columns: in
+        // parallel (as many at once as there are threads, to bound the memory) they give the same bits.
+        Threading.ParallelWork.ForEachInOrder(chunks.Count, i => product(InputSpace.SplitColumns(x, chunks[i].Start, chunks[i].Count)),
+            (i, columns) => OutputSpace.AddColumns(y, chunks[i].Start, columns, weight));
     }
 
     /// <summary>Runs what a batch's products share (the forward pass, for the Hessian the gradient graph) and

@@ -60,8 +60,7 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
     {
         var lambda = layers.Select(l => l.Weight is not null || l.Joint ? Tensor<T>.Zeros(l.OutDim, l.FactorInDim) : null).ToList();
         var lambdaBias = layers.Select(l => l.Bias is not null && !l.Joint ? Tensor<T>.Zeros(l.OutDim) : null).ToList();
-        int start = 0;
-        foreach (var batch in data.Batches(options.BatchSize))
+        foreach (var (batch, start) in KfacOperator<T>.ShardBatches(data, options))
         {
             // Per layer: the positions sharing its weight, and its input rows in A's eigenbasis [n S, D'], rotated
             // as they arrive (once per batch whatever the number of seeds; the unrotated rows die at once).
@@ -119,8 +118,8 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
                             lb.Span[q] += sum * sum;
                         }
             }
-            start += batch.Count;
         }
+        foreach (var l in lambda.Concat(lambdaBias).OfType<Tensor<T>>()) options.Communicator.AllReduceSum(l);
         return layers.Select((l, i) => new EkfacBlock<T>(l, bases[i].QA, bases[i].QG, lambda[i], lambdaBias[i])).ToList();
     }
 

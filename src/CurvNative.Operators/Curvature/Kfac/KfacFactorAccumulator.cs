@@ -82,6 +82,80 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
         s.HasG = true;
     }
 
+    /// <summary>Adds the factors <paramref name="other"/> accumulated over other samples of the same layers (with the
+    /// same approximation and expected sample count): the upper triangles of A and G and the counts.</summary>
+    internal void Add(KfacFactorAccumulator<T> other)
+    {
+        foreach (var layer in Layers)
+        {
+            var s = StateOf(layer);
+            var o = other.StateOf(layer);
+            if (o.HasA)
+            {
+                if (s.Shared >= 0 && s.Shared != o.Shared)
+                    throw new ArgumentException($"Layer {layer}: inputs with {o.Shared} shared positions after batches with {s.Shared}; the spatial size must not change.");
+                AddUpper(s.A, o.A, s.HasA);
+                s.HasA = true;
+                s.Shared = o.Shared;
+                s.Samples += o.Samples;
+            }
+            if (o.HasG)
+            {
+                AddUpper(s.G, o.G, s.HasG);
+                s.HasG = true;
+                s.GradientRows += o.GradientRows;
+            }
+        }
+    }
+
+    /// <summary>The upper triangle of target += that of source (= when <paramref name="accumulate"/> is false).</summary>
+    private static void AddUpper(Tensor<T> target, Tensor<T> source, bool accumulate)
+    {
+        int n = target.Shape[0];
+        var t = target.Span; var u = source.Span;
+        for (int i = 0; i < n; i++)
+        {
+            var row = t.Slice(i * n + i, n - i);
+            if (accumulate) TensorPrimitives.Add(row, u.Slice(i * n + i, n - i), row);
+            else u.Slice(i * n + i, n - i).CopyTo(row);
+        }
+    }
+
+    /// <summary>
+    /// Adds the factors across the processes of <paramref name="communicator"/> (each accumulated its shard of the
+    /// samples): the upper triangles of A and G, the sample and gradient-row counts, in double precision. A process
+    /// whose shard was empty contributes zeros. Collective: every process calls it once, after its last batch.
+    /// </summary>
+    internal void AllReduce(Distributed.Communicator communicator)
+    {
+        if (communicator.Size == 1) return;
+        foreach (var layer in Layers)
+        {
+            var s = StateOf(layer);
+            if (!s.HasA) s.A.Span.Clear();
+            if (!s.HasG) s.G.Span.Clear();
+            int na = s.A.Length, ng = s.G.Length;
+            var buffer = new double[na + ng + 5];
+            for (int i = 0; i < na; i++) buffer[i] = double.CreateTruncating(s.A.Span[i]);
+            for (int i = 0; i < ng; i++) buffer[na + i] = double.CreateTruncating(s.G.Span[i]);
+            buffer[na + ng] = s.Samples;
+            buffer[na + ng + 1] = s.GradientRows;
+            buffer[na + ng + 2] = s.HasA ? 1 : 0;
+            buffer[na + ng + 3] = s.HasA ? s.Shared : 0;
+            buffer[na + ng + 4] = s.HasG ? 1 : 0;
+            communicator.AllReduceSum(buffer);
+            for (int i = 0; i < na; i++) s.A.Span[i] = T.CreateTruncating(buffer[i]);
+            for (int i = 0; i < ng; i++) s.G.Span[i] = T.CreateTruncating(buffer[na + i]);
+            s.Samples = (long)buffer[na + ng];
+            s.GradientRows = (long)buffer[na + ng + 1];
+            int withInputs = (int)buffer[na + ng + 2];
+            s.HasA = withInputs > 0;
+            // Every process with inputs saw the same positions per sample (the layer's geometry).
+            s.Shared = s.HasA ? (int)Math.Round(buffer[na + ng + 3] / withInputs) : -1;
+            s.HasG = buffer[na + ng + 4] > 0;
+        }
+    }
+
     /// <summary>Sets G to the identity (forward-only KFAC).</summary>
     internal void SetGradientIdentity(KfacLayer<T> layer)
     {

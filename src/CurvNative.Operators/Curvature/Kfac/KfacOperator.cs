@@ -112,16 +112,38 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
 
     internal static KfacFactorAccumulator<T> Accumulate(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
     {
-        var acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
-        int start = 0;
-        foreach (var batch in data.Batches(options.BatchSize))
+        KfacFactorAccumulator<T> Pass(Batch<T> batch, int start)
         {
-            LayerPasses(model, loss, batch, start, data.Count, layers, options, acc.AddInput, (layer, gradient) => acc.AddOutputGradient(layer, gradient, T.One));
-            start += batch.Count;
+            var part = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
+            LayerPasses(model, loss, batch, start, data.Count, layers, options, part.AddInput, (layer, gradient) => part.AddOutputGradient(layer, gradient, T.One));
+            return part;
         }
+        var batches = ShardBatches(data, options).ToList();
+        KfacFactorAccumulator<T> acc;
+        if (batches.Count == 1) acc = Pass(batches[0].Batch, batches[0].Start);
+        else
+        {
+            // Batches in parallel, each into factors of its own, added in batch order: the same bits for any thread count.
+            acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
+            Threading.ParallelWork.ForEachInOrder(batches.Count, i => Pass(batches[i].Batch, batches[i].Start), (_, part) => acc.Add(part));
+        }
+        acc.AllReduce(options.Communicator);
         if (options.FisherType == FisherType.ForwardOnly)
             foreach (var l in layers) acc.SetGradientIdentity(l);
         return acc;
+    }
+
+    /// <summary>The batches of this process's shard of the data set, with the index of each batch's first sample in
+    /// the whole set (all of the data for one process).</summary>
+    internal static IEnumerable<(Batch<T> Batch, int Start)> ShardBatches(DataSet<T> data, KfacOptions options)
+    {
+        var (start, count) = options.Communicator.Shard(data.Count);
+        if (count == 0) yield break;
+        foreach (var batch in data.Range(start, count).Batches(options.BatchSize))
+        {
+            yield return (batch, start);
+            start += batch.Count;
+        }
     }
 
     private static void CheckDeterminism(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
@@ -154,10 +176,14 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     {
         var captured = new Dictionary<Module<T>, (Var<T> In, Var<T> Out)>(ReferenceEqualityComparer.Instance);
         var hooks = new List<(Module<T>, ForwardHook<T>)>();
+        // The hooks are the model's, shared by every thread: each pass takes only its own thread's forward calls, so
+        // passes over different batches can run in parallel on one model.
+        int thread = Environment.CurrentManagedThreadId;
         foreach (var l in layers)
         {
             ForwardHook<T> h = (m, x, y) =>
             {
+                if (Environment.CurrentManagedThreadId != thread) return;
                 if (captured.ContainsKey(m)) throw new InvalidOperationException($"KFAC layer {m} ran more than once in one forward pass (weight tying is not supported).");
                 captured[m] = (x, y);
             };

@@ -55,6 +55,11 @@ public sealed record KfacOptions
     /// <summary>Parameters to approximate (all must belong to Linear or Conv2d layers); null means
     /// every parameter of the model, which is then an error if some belong to other layers.</summary>
     public IReadOnlyList<string>? ParameterNames { get; init; }
+
+    /// <summary>The processes sharing the data set: each accumulates the factors (and EKFAC's eigenvalues) over its
+    /// contiguous shard of the samples and the sums are added across the processes, so every process builds the
+    /// same operator. Default: one process.</summary>
+    public Distributed.Communicator Communicator { get; init; } = Distributed.Communicator.Single;
 }
 
 /// <summary>How <see cref="KfacOperator{T}.Inverse"/> damps the Kronecker factors.</summary>
