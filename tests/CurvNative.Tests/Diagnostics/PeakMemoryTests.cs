@@ -5,6 +5,7 @@ using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
 using CurvNative.Operators.Curvature;
 using CurvNative.Tensors;
+using CurvNative.Threading;
 using Xunit;
 
 namespace CurvNative.Tests.Diagnostics;
@@ -18,8 +19,16 @@ public sealed class HeapMeasurements;
 /// operators: a matrix-vector product needs at most 3x a gradient's peak, and batches stream.
 /// </summary>
 [Collection(nameof(HeapMeasurements))]
-public class PeakMemoryTests
+public sealed class PeakMemoryTests : IDisposable
 {
+    // The claims below are about one thread's sweep. With T threads, T batches (or column chunks) are in flight at
+    // once and the peak grows accordingly; worker threads would also allocate while the measuring thread collects.
+    private readonly int _threads = ThreadSettings.Count;
+
+    public PeakMemoryTests() => ThreadSettings.Set(1);
+
+    public void Dispose() => ThreadSettings.Set(_threads);
+
     private const long MB = 1 << 20;
     // Small objects (shape arrays, the tensors' headers, closures) ride along with the buffers, and objects of
     // the test runner live at the baseline may die during the action (seen: -69 KB). Every pattern below differs
