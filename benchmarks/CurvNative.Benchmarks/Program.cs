@@ -19,6 +19,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "curvature") return CurvatureMode.Run(args);
         if (args.Length > 0 && args[0] == "estimators") return EstimatorsMode.Run(args);
         if (args.Length > 0 && args[0] == "scaling") return ScalingMode.Run(args);
+        if (args.Length > 0 && args[0] == "pde") return PdeMode.Run(args);
 
         var rest = new List<string>(args);
         int? threads = TakeOption(rest, "--threads");

@@ -41,6 +41,7 @@ internal static class App
             AnalysisCommands.Diag(context),
             AnalysisCommands.Solve(context),
             AnalysisCommands.Density(context),
+            PdeCommand.Create(context),
         };
         root.Options.Add(threads);
 

@@ -71,7 +71,9 @@ internal sealed class ModelFileOptions
         var type = parsed.GetValue(Loss);
         var reduction = LossSpec.ParseReduction(parsed.GetValue(Reduction));
         if (type is null && reduction is null) return null;
-        type ??= ModelSpec.Load(modelPath).LossType; // --reduction alone: model.json's loss (ONNX needs --loss, checked before)
+        // --reduction alone: model.json's loss type (ONNX needs --loss, checked before).
+        type ??= ModelSpec.Load(modelPath).LossType
+            ?? throw CliException.Usage($"{Reduction.Name} without {Loss.Name}: {Text.Quote(modelPath)} has no 'loss' to apply it to; give {Loss.Name} too.");
         return new LossSpec(type, reduction ?? NN.Losses.Reduction.Mean);
     }
 }

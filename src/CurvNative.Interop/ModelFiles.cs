@@ -66,7 +66,7 @@ public sealed class ModelFiles<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             if (weightsPath is null) throw new ArgumentException($"{modelPath}: a model spec needs a weights file.", nameof(weightsPath));
             var spec = ModelSpec.Load(modelPath);
-            loss ??= spec.Loss;
+            loss ??= spec.Loss ?? throw new CurvNativeFormatException(modelPath, null, "the top level is missing 'loss'; this command needs a loss (or give --loss).");
             var weights = SafetensorsFile.Read(weightsPath);
             CheckWeights(spec.ParameterShapes, weights, weightsPath);
             (inputShape, outputShape, model) = (spec.InputShape, spec.OutputShape, spec.BuildModel<T>());

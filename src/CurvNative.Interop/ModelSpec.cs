@@ -14,12 +14,13 @@ public sealed record LayerSpec(string Type, string? Name, IReadOnlyDictionary<st
 /// nn.Sequential and a loss, e.g.
 /// <c>{"input_shape": [12], "layers": [{"type": "linear", "name": "0", "in_features": 12,
 /// "out_features": 16, "bias": true}, {"type": "tanh"}], "loss": {"type": "cross_entropy", "reduction": "mean"}}</c>.
-/// Layer types: linear, conv2d, relu, tanh, sigmoid, gelu, flatten, maxpool2d, avgpool2d.
+/// Layer types: linear, conv2d, relu, tanh, sigmoid, gelu, sin, cos, exp, softplus (PyTorch defaults: beta 1, threshold 20),
+/// flatten, maxpool2d, avgpool2d. The loss may be omitted for commands that need none (<c>pde</c>); <see cref="BuildLoss{T}"/> then fails.
 /// Loss types: cross_entropy, mse, bce_with_logits; reductions mean and sum.
 /// </summary>
 public sealed class ModelSpec
 {
-    private ModelSpec(string path, int[] inputShape, IReadOnlyList<LayerSpec> layers, string lossType, Reduction reduction)
+    private ModelSpec(string path, int[] inputShape, IReadOnlyList<LayerSpec> layers, string? lossType, Reduction reduction)
     {
         Path = path; InputShape = inputShape; Layers = layers; LossType = lossType; Reduction = reduction;
     }
@@ -27,16 +28,17 @@ public sealed class ModelSpec
     public string Path { get; }
     public int[] InputShape { get; }
     public IReadOnlyList<LayerSpec> Layers { get; }
-    public string LossType { get; }
+    /// <summary>The loss type, or null when the spec has no 'loss'.</summary>
+    public string? LossType { get; }
     public Reduction Reduction { get; }
 
-    /// <summary>The loss the spec names.</summary>
-    public LossSpec Loss => new(LossType, Reduction);
+    /// <summary>The loss the spec names, or null when it has no 'loss'.</summary>
+    public LossSpec? Loss => LossType is null ? null : new(LossType, Reduction);
 
     /// <summary>True when targets are class indices (cross-entropy).</summary>
-    public bool UsesClassIndices => Loss.UsesClassIndices;
+    public bool UsesClassIndices => Loss?.UsesClassIndices ?? false;
 
-    private static readonly string[] LayerTypes = ["linear", "conv2d", "relu", "tanh", "sigmoid", "gelu", "flatten", "maxpool2d", "avgpool2d"];
+    private static readonly string[] LayerTypes = ["linear", "conv2d", "relu", "tanh", "sigmoid", "gelu", "sin", "cos", "exp", "softplus", "flatten", "maxpool2d", "avgpool2d"];
 
     /// <summary>The largest spec file accepted (a spec is a few KB; this bounds what a wrong path can cost).</summary>
     public const int MaxSpecBytes = 1 << 20;
@@ -113,13 +115,17 @@ public sealed class ModelSpec
             }
             if (layers.Count == 0) throw new CurvNativeFormatException(path, null, $"'layers' is empty.");
 
-            var lossEl = Require(root, "loss", path, "the top level");
-            var lossType = Str(Require(lossEl, "type", path, "loss"), path, "loss.type");
-            if (!LossSpec.Types.Contains(lossType))
-                throw new CurvNativeFormatException(path, null, $"unknown loss type {Text.Quote(lossType)}; expected one of {string.Join(", ", LossSpec.Types)}.");
-            var reductionText = lossEl.TryGetProperty("reduction", out var r) ? Str(r, path, "loss.reduction") : "mean";
-            var reduction = LossSpec.ParseReduction(reductionText)
-                ?? throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got {Text.Quote(reductionText)}.");
+            string? lossType = null;
+            var reduction = Reduction.Mean;
+            if (root.TryGetProperty("loss", out var lossEl))
+            {
+                lossType = Str(Require(lossEl, "type", path, "loss"), path, "loss.type");
+                if (!LossSpec.Types.Contains(lossType))
+                    throw new CurvNativeFormatException(path, null, $"unknown loss type {Text.Quote(lossType)}; expected one of {string.Join(", ", LossSpec.Types)}.");
+                var reductionText = lossEl.TryGetProperty("reduction", out var r) ? Str(r, path, "loss.reduction") : "mean";
+                reduction = LossSpec.ParseReduction(reductionText)
+                    ?? throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got {Text.Quote(reductionText)}.");
+            }
             var spec = new ModelSpec(path, inputShape, layers, lossType, reduction);
             var parameters = new List<(string, int[])>();
             spec.OutputShape = spec.Walk<double>(null, null, parameters);
@@ -232,6 +238,16 @@ public sealed class ModelSpec
                 case "tanh": modules?.Add(new Tanh<T>()); break;
                 case "sigmoid": modules?.Add(new Sigmoid<T>()); break;
                 case "gelu": modules?.Add(new GELU<T>()); break;
+                case "sin": modules?.Add(new Sin<T>()); break;
+                case "cos": modules?.Add(new Cos<T>()); break;
+                case "exp": modules?.Add(new Exp<T>()); break;
+                case "softplus":
+                    // Only PyTorch's defaults: the stable log(1 + e^x) equals its beta 1, threshold 20 form to rounding.
+                    foreach (var (key, value) in new[] { ("beta", 1.0), ("threshold", 20.0) })
+                        if (l.Options.TryGetValue(key, out var el) && (el.ValueKind != JsonValueKind.Number || el.GetDouble() != value))
+                            throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be {value} (PyTorch's default), got {el.GetRawText()}.");
+                    modules?.Add(new Softplus<T>());
+                    break;
             }
 
             int[] Output(params long[] dims)
@@ -249,7 +265,8 @@ public sealed class ModelSpec
     public int[] OutputShape { get; private set; } = [];
 
     /// <summary>The loss the spec names.</summary>
-    public Loss<T> BuildLoss<T>() where T : unmanaged, IFloatingPointIeee754<T> => Loss.Build<T>();
+    public Loss<T> BuildLoss<T>() where T : unmanaged, IFloatingPointIeee754<T>
+        => (Loss ?? throw new CurvNativeFormatException(Path, null, "the top level is missing 'loss'; this command needs a loss (or give --loss).")).Build<T>();
 
     private static JsonElement Require(JsonElement obj, string key, string path, string where)
     {

@@ -120,6 +120,7 @@ public static class TensorOps
     {
         var r = Tensor<T>.Uninitialized(x.ShapeArray);
         var s = x.Span; var d = r.Span;
+        if (s.IsEmpty) return r; // TensorPrimitives.Sigmoid rejects empty spans
         switch (kind)
         {
             case UnaryKind.Exp: TP.Exp(s, d); break;
@@ -143,10 +144,10 @@ public static class TensorOps
                 break;
             case UnaryKind.Erf: for (int i = 0; i < s.Length; i++) d[i] = T.CreateTruncating(SpecialFunctions.Erf(double.CreateTruncating(s[i]))); break;
             case UnaryKind.Sqrt: TP.Sqrt(s, d); break;
-            case UnaryKind.Step: Step(s, d); break;
-            case UnaryKind.Sign: for (int i = 0; i < s.Length; i++) d[i] = s[i] > T.Zero ? T.One : s[i] < T.Zero ? -T.One : T.Zero; break;
             case UnaryKind.Sin: TP.Sin(s, d); break;
             case UnaryKind.Cos: TP.Cos(s, d); break;
+            case UnaryKind.Step: Step(s, d); break;
+            case UnaryKind.Sign: for (int i = 0; i < s.Length; i++) d[i] = s[i] > T.Zero ? T.One : s[i] < T.Zero ? -T.One : T.Zero; break;
         }
         return r;
     }
