@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # mpich + libmpich-dev: mpiexec for the MPI tests and mpi.h for kernels/mpi (libcurvnative_mpi.so).
-PACKAGES=(cmake g++ libopenblas-dev libopenblas0-serial pocl-opencl-icd ocl-icd-opencl-dev mpich libmpich-dev)
+PACKAGES=(cmake g++ libopenblas-dev pocl-opencl-icd ocl-icd-opencl-dev mpich libmpich-dev)
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -179,7 +179,7 @@ public sealed class Space : IEquatable<Space>
             if (k == 1)
             {
                 var yb = ys.Slice(off, len * count);
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(ss, scale, yb, yb);
+                Reductions.AddScaled(ss, scale, yb);
                 continue;
             }
             for (int j = 0; j < len; j++)

@@ -12,22 +12,14 @@ namespace CurvNative.Native;
 internal static unsafe partial class Lapack
 {
     private const string OpenBlas = "openblas";
-    private const string SerialOpenBlas = NativeLibraryResolver.SerialOpenBlas;
-
-    // The single-threaded OpenBLAS may be built without locking of its buffer pool: one call into it at a time.
-    private static readonly Lock SerialLock = new();
 
     static Lapack() => NativeLibraryResolver.EnsureRegistered();
 
-    // Eigendecompositions go to the single-threaded build: OpenBLAS 0.3.21 threads dsymv (inside xSYTRD) at every
-    // size and sums the threads' partial products, so the threaded library's eigenvectors change in the last bits
-    // with its thread count (measured on a 5 x 5 KFAC factor), and EKFAC amplifies that through near-degenerate
-    // eigenvalues. The serial build gives the same bits whatever OPENBLAS_NUM_THREADS is and whatever runs beside it.
-    [LibraryImport(SerialOpenBlas, EntryPoint = "dsyevd_")]
+    [LibraryImport(OpenBlas, EntryPoint = "dsyevd_")]
     private static partial void Dsyevd(byte* jobz, byte* uplo, int* n, double* a, int* lda, double* w,
         double* work, int* lwork, int* iwork, int* liwork, int* info, nuint jobzLen, nuint uploLen);
 
-    [LibraryImport(SerialOpenBlas, EntryPoint = "ssyevd_")]
+    [LibraryImport(OpenBlas, EntryPoint = "ssyevd_")]
     private static partial void Ssyevd(byte* jobz, byte* uplo, int* n, float* a, int* lda, float* w,
         float* work, int* lwork, int* iwork, int* liwork, int* info, nuint jobzLen, nuint uploLen);
 
@@ -51,8 +43,8 @@ internal static unsafe partial class Lapack
     /// (Fortran's lower triangle). On return <paramref name="eigenvalues"/> holds the eigenvalues in ascending
     /// order and, when <paramref name="computeVectors"/>, row i of <paramref name="a"/> (a[i*n .. i*n+n)) is the
     /// unit eigenvector of eigenvalues[i] (that is, a holds V^T row-major); otherwise a is destroyed.
-    /// Runs on OpenBLAS's single-threaded build (Debian's libopenblas0-serial) when it is installed, one call at a
-    /// time, so that the result is the same to the bit for any OpenBLAS thread count and any concurrent work.
+    /// Runs with OpenBLAS held at one thread (a serial section), so that the result is the same to the bit for any
+    /// OpenBLAS thread count and any concurrent work.
     /// </summary>
     /// <exception cref="LapackException">The algorithm failed to converge (info &gt; 0).</exception>
     public static void SymmetricEigen<T>(int n, Span<T> a, Span<T> eigenvalues, bool computeVectors = true)
@@ -66,8 +58,12 @@ internal static unsafe partial class Lapack
         int nn = n, lda = n, info = 0, lwork = -1, liwork = -1, iworkQuery = 0;
         string routine = typeof(T) == typeof(double) ? "dsyevd_" : "ssyevd_";
         T workQuery = default;
+        // OpenBLAS 0.3.21 threads dsymv (inside xSYTRD) at every size and sums the threads' partial products, so with
+        // threads the eigenvectors change in the last bits with the thread count (measured on a 5 x 5 KFAC factor), and
+        // EKFAC amplifies that through near-degenerate eigenvalues. (A second, serial OpenBLAS loaded beside the
+        // threaded one was tried and broke other routines depending on which library the process loaded first.)
         fixed (T* pa = a) fixed (T* pw = eigenvalues)
-        lock (SerialLock)
+        using (NativeThreads.EnterSerial())
         {
             Syevd(&jobz, &uplo, &nn, pa, &lda, pw, &workQuery, &lwork, &iworkQuery, &liwork, &info);
             ThrowOnInfo(routine + " (workspace query)", info);

@@ -11,21 +11,6 @@ internal static class NativeLibraryResolver
 {
     private static int _registered;
 
-    /// <summary>The logical name of OpenBLAS's single-threaded build, used where results must not depend on
-    /// OpenBLAS's threading (see <see cref="Lapack.SymmetricEigen{T}"/>); falls back to the threaded build.</summary>
-    public const string SerialOpenBlas = "openblas-serial";
-
-    /// <summary>Whether <see cref="SerialOpenBlas"/> resolved to the single-threaded build (false until first use
-    /// or when only the threaded build is installed).</summary>
-    public static bool SerialOpenBlasLoaded { get; private set; }
-
-    private static IEnumerable<string> SerialOpenBlasCandidates()
-    {
-        if (Environment.GetEnvironmentVariable("CURVNATIVE_SERIAL_OPENBLAS") is { Length: > 0 } env) yield return env;
-        foreach (var dir in new[] { "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib" })
-            yield return Path.Combine(dir, "openblas-serial", "libopenblas.so.0");
-    }
-
     public static void EnsureRegistered()
     {
         if (Interlocked.Exchange(ref _registered, 1) == 1) return;
@@ -40,13 +25,6 @@ internal static class NativeLibraryResolver
                 if (NativeLibrary.TryLoad(candidate, out var handle)) return handle;
             throw new DllNotFoundException(
                 "OpenBLAS could not be loaded (tried libopenblas.so.0, libopenblas.so, libblas.so.3): install the Debian package libopenblas-dev.");
-        }
-        if (name == SerialOpenBlas)
-        {
-            // Debian's libopenblas0-serial sits beside the threaded build; loaded locally, it keeps its own symbols.
-            foreach (var candidate in SerialOpenBlasCandidates())
-                if (NativeLibrary.TryLoad(candidate, out var handle)) { SerialOpenBlasLoaded = true; return handle; }
-            return Resolve("openblas", assembly, path);
         }
         if (name is "curvnative" or "curvnative_mpi")
         {

@@ -247,7 +247,7 @@ internal static class Dense
             int start = b * BasisChunk, len = Math.Min(BasisChunk, n - start);
             var wc = new ReadOnlySpan<double>(w, wOffset + start, len);
             for (int j = 0; j < count; j++)
-                partial[b * count + j] = TensorPrimitives.Dot(new ReadOnlySpan<double>(basis, j * n + start, len), wc);
+                partial[b * count + j] = Reductions.Dot(new ReadOnlySpan<double>(basis, j * n + start, len), wc);
         }
         if (chunks >= ParallelChunks) Parallel.For(0, chunks, Chunk);
         else for (int b = 0; b < chunks; b++) Chunk(b);
@@ -265,17 +265,17 @@ internal static class Dense
             int start = b * BasisChunk, len = Math.Min(BasisChunk, n - start);
             var wc = new Span<double>(w, wOffset + start, len);
             for (int j = 0; j < count; j++)
-                if (c[j] != 0) TensorPrimitives.MultiplyAdd(new ReadOnlySpan<double>(basis, j * n + start, len), -c[j], wc, wc);
+                if (c[j] != 0) Reductions.AddScaled(new ReadOnlySpan<double>(basis, j * n + start, len), -c[j], wc);
         }
         if (chunks >= ParallelChunks) Parallel.For(0, chunks, Chunk);
         else for (int b = 0; b < chunks; b++) Chunk(b);
     }
 
     /// <summary>Σ_i a[i] b[i] in double.</summary>
-    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => TensorPrimitives.Dot(a, b);
+    public static double Dot(ReadOnlySpan<double> a, ReadOnlySpan<double> b) => Reductions.Dot(a, b);
 
     /// <summary>‖a‖₂.</summary>
-    public static double Norm(ReadOnlySpan<double> a) => Math.Sqrt(TensorPrimitives.Dot(a, a));
+    public static double Norm(ReadOnlySpan<double> a) => Math.Sqrt(Reductions.Dot(a, a));
 
     /// <summary>Identity columns e_{j0} … e_{j0+k−1} as a double [n, k] block.</summary>
     public static double[] IdentityColumns(int n, int j0, int k)

@@ -210,7 +210,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             {
                 sums = GC.AllocateUninitializedArray<T>(n * o);
                 var src = g.Span;
-                for (int i = 0; i < sums.Length; i++) sums[i] = TensorPrimitives.Sum<T>(src.Slice(i * shared, shared));
+                for (int i = 0; i < sums.Length; i++) sums[i] = Reductions.Sum<T>(src.Slice(i * shared, shared));
             }
             else sums = SumRows(g.Span, n, shared, o);
             Blas.Syrk(true, o, n, scale, sums, o, beta, c, o);
