@@ -283,7 +283,7 @@ public static class Autograd
     private static void Accumulate<T>(Dictionary<Var<T>, Var<T>> grads, Var<T> v, Var<T> g) where T : unmanaged, IFloatingPointIeee754<T>
         => grads[v] = grads.TryGetValue(v, out var existing) ? F.Add(existing, g) : g;
 
-    private static List<Node<T>> CollectNodes<T>(IEnumerable<Var<T>> outputs) where T : unmanaged, IFloatingPointIeee754<T>
+    internal static List<Node<T>> CollectNodes<T>(IEnumerable<Var<T>> outputs) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var seen = new HashSet<Node<T>>(ReferenceEqualityComparer.Instance);
         var stack = new Stack<Node<T>>();

@@ -1,4 +1,5 @@
 using System.Numerics;
+using CurvNative.Autodiff.Taylor;
 using CurvNative.Tensors;
 
 namespace CurvNative.Autodiff;
@@ -57,6 +58,20 @@ public static partial class F
             if (t[1] is { } tw) r = Stacked.ItemProducts(r, tw.Shape[0], shape, c => (x, Stacked.Item(tw, c)), false, true);
             if (t[2] is { } tb) r = Stacked.Sum2(r, Stacked.BroadcastTo(tb, shape));
             return r!;
+        }
+        // MatMul(x, w, transB) is bilinear; the bias adds its own coefficients (none when it is a parameter).
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+        {
+            var x = node.Inputs[0]; var w = node.Inputs[1];
+            var jet = TaylorRules.Bilinear(jets[0], x, jets[1], w, node.Output, (a, sa, b, sb) => StackedMatMul(a, sa, b, sb, false, true));
+            if (jets[2] is not { } jb) return jet;
+            var c = new Var<T>?[jet.Spec.Order];
+            for (int k = 1; k <= c.Length; k++)
+            {
+                var bias = jb[k] is { } bk ? TaylorRules.BroadcastCoefficient(bk, !jet.Spec.IsCollapsed(k), node.Output.Shape) : null;
+                c[k - 1] = jet[k] is { } y ? (bias is null ? y : Add(y, bias)) : bias;
+            }
+            return new Jet<T>(jet.Spec, node.Output, c);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Numerics;
+using CurvNative.Autodiff.Taylor;
 using CurvNative.Tensors;
 using static CurvNative.Tensors.TensorOps;
 
@@ -11,6 +12,32 @@ namespace CurvNative.Autodiff;
 /// </summary>
 public static partial class F
 {
+    /// <summary>
+    /// Records an application of a primitive defined outside the engine: <paramref name="value"/> is its output for
+    /// <paramref name="inputs"/>, and its rules (VJP, JVP, optionally stacked and Taylor rules) come from
+    /// <paramref name="primitive"/>. This is how the primitive set is extended.
+    /// </summary>
+    public static Var<T> Apply<T>(Primitive<T> primitive, Tensor<T> value, params Var<T>[] inputs) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        ArgumentNullException.ThrowIfNull(primitive);
+        ArgumentNullException.ThrowIfNull(value);
+        return Var<T>.Record(primitive, value, inputs);
+    }
+
+    /// <summary>What a consumer of the graph may rely on about a primitive without seeing its private class.</summary>
+    internal enum PrimitiveKind { Other, Linear, MatMul, Add, Subtract }
+
+    /// <summary>The kind of an engine primitive and, for MatMul, its transposition flags.</summary>
+    internal static (PrimitiveKind Kind, bool TransA, bool TransB) Describe<T>(Primitive<T> primitive) where T : unmanaged, IFloatingPointIeee754<T>
+        => primitive switch
+        {
+            LinearOp<T> => (PrimitiveKind.Linear, false, true),
+            MatMulOp<T> m => (PrimitiveKind.MatMul, m.TransA, m.TransB),
+            BinaryOp<T> { Kind: BinaryKind.Add } => (PrimitiveKind.Add, false, false),
+            BinaryOp<T> { Kind: BinaryKind.Subtract } => (PrimitiveKind.Subtract, false, false),
+            _ => (PrimitiveKind.Other, false, false),
+        };
+
     // ================================================================ elementwise binary
 
     /// <summary>a + b with NumPy broadcasting.</summary>
@@ -35,6 +62,7 @@ public static partial class F
         private readonly BinaryKind _kind;
         private BinaryOp(BinaryKind kind) => _kind = kind;
         public static BinaryOp<T> Instance(BinaryKind kind) => Ops[(int)kind];
+        public BinaryKind Kind => _kind;
         public override string Name => _kind.ToString();
 
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
@@ -125,6 +153,43 @@ public static partial class F
             }
             return Stacked.Sum2(ra is null ? null : Stacked.BroadcastTo(ra, shape), rb is null ? null : Stacked.BroadcastTo(rb, shape));
         }
+
+        // Add and Subtract are linear in (a, b); Multiply is bilinear (Leibniz); a / b is a times the jet of 1 / b.
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+        {
+            var a = node.Inputs[0]; var b = node.Inputs[1];
+            var shape = node.Output.Shape;
+            Jet<T>? ja = jets[0], jb = jets[1];
+            var spec = (ja ?? jb)!.Spec;
+            int rank = shape.Length;
+            Var<T> Elementwise(Var<T> x, bool xs, Var<T> y, bool ys) => Mul(xs ? TaylorRules.LiftStack(x, rank) : x, ys ? TaylorRules.LiftStack(y, rank) : y);
+            switch (_kind)
+            {
+                case BinaryKind.Add:
+                case BinaryKind.Subtract:
+                    var c = new Var<T>?[spec.Order];
+                    for (int k = 1; k <= spec.Order; k++)
+                    {
+                        bool stacked = !spec.IsCollapsed(k);
+                        Var<T>? ca = ja?[k] is { } x ? TaylorRules.BroadcastCoefficient(x, stacked, shape) : null;
+                        Var<T>? cb = jb?[k] is { } y ? TaylorRules.BroadcastCoefficient(_kind == BinaryKind.Add ? y : -y, stacked, shape) : null;
+                        c[k - 1] = ca is null ? cb : cb is null ? ca : Add(ca, cb);
+                    }
+                    return new Jet<T>(spec, node.Output, c);
+                case BinaryKind.Multiply:
+                    return TaylorRules.Bilinear(ja, a, jb, b, node.Output, Elementwise);
+                default:
+                    if (jb is null)
+                        return TaylorRules.Linear(ja!, node.Output, (x, xs) => BroadcastTo(Div(xs ? TaylorRules.LiftStack(x, rank) : x, b), xs ? [spec.Directions, .. node.Output.Value.ShapeArray] : node.Output.Value.ShapeArray));
+                    var r0 = Div(Var<T>.Scalar(T.One), b);
+                    var r2 = Mul(r0, r0);
+                    var d = new Var<T>[spec.Order];
+                    d[0] = -r2;
+                    for (int j = 2; j <= spec.Order; j++) d[j - 1] = Scale(Mul(d[j - 2], r0), -T.CreateTruncating(j));
+                    var reciprocal = TaylorRules.Elementwise(jb, r0, d);
+                    return TaylorRules.Bilinear(ja, a, reciprocal, r0, node.Output, Elementwise);
+            }
+        }
     }
 
     private static Var<T> Sum2<T>(Var<T>? a, Var<T>? b) where T : unmanaged, IFloatingPointIeee754<T>
@@ -148,6 +213,7 @@ public static partial class F
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Scaled(g)];
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Scaled(t[0]!);
         private Tensor<T> Scaled(Tensor<T> x) => scale == T.One ? x : Affine(x, scale, T.Zero);
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets) => TaylorRules.Linear(jets[0]!, node.Output, (c, _) => scale == T.One ? c : Scale(c, scale));
     }
 
     // ================================================================ elementwise unary
@@ -164,6 +230,35 @@ public static partial class F
     /// <summary>|x|; its derivative at 0 is taken as 0 (PyTorch's convention).</summary>
     public static Var<T> Abs<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Abs);
     public static Var<T> Square<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => Mul(x, x);
+    public static Var<T> Sin<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Sin);
+    public static Var<T> Cos<T>(Var<T> x) where T : unmanaged, IFloatingPointIeee754<T> => UnaryPrim(x, UnaryKind.Cos);
+
+    /// <summary>x^p elementwise for a constant exponent p (x &gt; 0 unless p is an integer).</summary>
+    public static Var<T> Pow<T>(Var<T> x, T p) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var r = Tensor<T>.Uninitialized(x.Value.ShapeArray);
+        var s = x.Value.Span; var d = r.Span;
+        for (int i = 0; i < s.Length; i++) d[i] = T.Pow(s[i], p);
+        return Var<T>.Record(new PowOp<T>(p), r, x);
+    }
+
+    private sealed class PowOp<T>(T p) : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        public override string Name => "Pow";
+
+        /// <summary>The j-th derivative p (p - 1) ... (p - j + 1) x^(p - j), or null where it vanishes (integer p &lt; j).</summary>
+        private Var<T>? Derivative(Var<T> x, int j)
+        {
+            T c = T.One;
+            for (int i = 0; i < j; i++) c *= p - T.CreateTruncating(i);
+            return c == T.Zero ? null : Scale(Pow(x, p - T.CreateTruncating(j)), c);
+        }
+
+        public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs) => [Derivative(node.Inputs[0], 1) is { } d ? Mul(g, d) : Const(Tensor<T>.Zeros(node.Inputs[0].Value.ShapeArray))];
+        public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Derivative(node.Inputs[0], 1) is { } d ? Mul(t[0]!, d) : Const(Tensor<T>.Zeros(node.Output.Value.ShapeArray));
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+            => TaylorRules.Elementwise(jets[0]!, node.Output, Enumerable.Range(1, jets[0]!.Spec.Order).Select(j => Derivative(node.Inputs[0], j)).ToArray());
+    }
 
     private static Var<T> UnaryPrim<T>(Var<T> x, UnaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
         => Var<T>.Record(UnaryOp<T>.Instance(kind), Unary(x.Value, kind), x);
@@ -191,6 +286,8 @@ public static partial class F
             UnaryKind.Abs => Const(Unary(x.Value, UnaryKind.Sign)),
             UnaryKind.Erf => Scale(Exp(-Mul(x, x)), T.CreateTruncating(1.1283791670955126)),
             UnaryKind.Sqrt => Div(Var<T>.Scalar(T.CreateTruncating(0.5)), y),
+            UnaryKind.Sin => Cos(x),
+            UnaryKind.Cos => -Sin(x),
             _ => throw new InvalidOperationException($"{_kind} has no derivative rule."),
         };
 
@@ -217,6 +314,94 @@ public static partial class F
                 default: return false;
             }
         }
+
+        /// <summary>f^(1..order) at the input x (output y) as differentiable expressions; null where a derivative is zero.</summary>
+        private Var<T>?[] Derivatives(Var<T> x, Var<T> y, int order)
+        {
+            var one = T.One;
+            Var<T> Poly(Var<T> v, params double[] c) // c[0] + c[1] v + ... by Horner
+            {
+                Var<T> r = Var<T>.Scalar(T.CreateTruncating(c[^1]));
+                for (int i = c.Length - 2; i >= 0; i--) r = AddScalar(Mul(r, v), T.CreateTruncating(c[i]));
+                return r;
+            }
+            var d = new Var<T>?[order];
+            switch (_kind)
+            {
+                case UnaryKind.Exp:
+                    for (int j = 0; j < order; j++) d[j] = y;
+                    break;
+                case UnaryKind.Log:
+                {
+                    var r = Div(Var<T>.Scalar(one), x); // (-1)^(j-1) (j-1)! / x^j
+                    d[0] = r;
+                    for (int j = 2; j <= order; j++) d[j - 1] = Scale(Mul(d[j - 2]!, r), -T.CreateTruncating(j - 1));
+                    break;
+                }
+                case UnaryKind.Tanh:
+                {
+                    // With y' = 1 - y^2: y'' = -2 y y', y''' = (6 y^2 - 2) y', y'''' = (16 y - 24 y^3) y'.
+                    var d1 = Var<T>.Scalar(one) - Mul(y, y);
+                    double[][] p = [[-0.0, -2], [-2, 0, 6], [0, 16, 0, -24]];
+                    d[0] = d1;
+                    for (int j = 2; j <= order; j++) d[j - 1] = Mul(Poly(y, p[j - 2]), d1);
+                    break;
+                }
+                case UnaryKind.Sigmoid:
+                case UnaryKind.Softplus:
+                {
+                    // s = sigmoid: s' = s (1 - s), s'' = s' (1 - 2 s), s''' = s' (1 - 6 s + 6 s^2); softplus' = s.
+                    var s = _kind == UnaryKind.Sigmoid ? y : Sigmoid(x);
+                    var s1 = Mul(s, Var<T>.Scalar(one) - s);
+                    double[][] p = [[1, -2], [1, -6, 6], [1, -14, 36, -24]];
+                    var sd = new List<Var<T>> { s1 };
+                    for (int j = 2; j <= order; j++) sd.Add(Mul(Poly(s, p[j - 2]), s1));
+                    if (_kind == UnaryKind.Sigmoid) for (int j = 0; j < order; j++) d[j] = sd[j];
+                    else { d[0] = s; for (int j = 1; j < order; j++) d[j] = sd[j - 1]; }
+                    break;
+                }
+                case UnaryKind.Erf:
+                {
+                    // g = 2/sqrt(pi) e^(-x^2): erf' = g, erf'' = -2 x g, erf''' = (4 x^2 - 2) g, erf'''' = (12 x - 8 x^3) g.
+                    var g = Scale(Exp(-Mul(x, x)), T.CreateTruncating(1.1283791670955126));
+                    double[][] p = [[0, -2], [-2, 0, 4], [0, 12, 0, -8]];
+                    d[0] = g;
+                    for (int j = 2; j <= order; j++) d[j - 1] = Mul(Poly(x, p[j - 2]), g);
+                    break;
+                }
+                case UnaryKind.Sqrt:
+                {
+                    // (x^(1/2))^(j) = c_j / y^(2j-1) with c = 1/2, -1/4, 3/8, -15/16.
+                    double[] c = [0.5, -0.25, 0.375, -0.9375];
+                    var r = Div(Var<T>.Scalar(one), y);
+                    var r2 = Mul(r, r);
+                    var pw = r;
+                    for (int j = 1; j <= order; j++) { d[j - 1] = Scale(pw, T.CreateTruncating(c[j - 1])); pw = Mul(pw, r2); }
+                    break;
+                }
+                case UnaryKind.Sin:
+                case UnaryKind.Cos:
+                {
+                    // The derivatives cycle through cos, -sin, -cos, sin (sin) or -sin, -cos, sin, cos (cos).
+                    var sin = _kind == UnaryKind.Sin ? y : Sin(x);
+                    var cos = _kind == UnaryKind.Cos ? y : Cos(x);
+                    Var<T>[] cycle = _kind == UnaryKind.Sin ? [cos, -sin, -cos, sin] : [-sin, -cos, sin, cos];
+                    for (int j = 0; j < order; j++) d[j] = cycle[j];
+                    break;
+                }
+                case UnaryKind.Relu:
+                case UnaryKind.Abs:
+                    // Piecewise linear: the first derivative is a constant mask, the higher ones vanish.
+                    d[0] = Derivative(x, y);
+                    break;
+                default:
+                    throw new MissingTaylorRuleException(Name);
+            }
+            return d;
+        }
+
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+            => TaylorRules.Elementwise(jets[0]!, node.Output, Derivatives(node.Inputs[0], node.Output, jets[0]!.Spec.Order));
 
         private Tensor<T> TimesDerivative(Node<T> node, Tensor<T> s) => _kind switch
         {
@@ -290,6 +475,8 @@ public static partial class F
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => BroadcastTo(t[0]!, node.Output.Shape);
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Stacked.SumTo(g, node.Inputs[0].Shape)];
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Stacked.BroadcastTo(t[0]!, node.Output.Shape);
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+            => TaylorRules.Linear(jets[0]!, node.Output, (c, stacked) => TaylorRules.BroadcastCoefficient(c, stacked, node.Output.Shape));
     }
 
     private sealed class SumToOp<T> : Primitive<T> where T : unmanaged, IFloatingPointIeee754<T>
@@ -299,6 +486,20 @@ public static partial class F
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => SumTo(t[0]!, node.Output.Shape);
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [Stacked.BroadcastTo(g, node.Inputs[0].Shape)];
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => Stacked.SumTo(t[0]!, node.Output.Shape);
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+        {
+            var target = node.Output.Value.ShapeArray;
+            // A stack sums to [R, 1, ..., target] (target left-padded to the input's rank), then drops the padding.
+            var padded = new int[node.Inputs[0].Rank + 1];
+            Array.Fill(padded, 1);
+            target.CopyTo(padded, padded.Length - target.Length);
+            return TaylorRules.Linear(jets[0]!, node.Output, (c, stacked) =>
+            {
+                if (!stacked) return SumTo(c, target);
+                padded[0] = c.Shape[0];
+                return Reshape(SumTo(c, padded), [c.Shape[0], .. target]);
+            });
+        }
     }
 
     /// <summary>Sum of all elements (shape []).</summary>
@@ -346,6 +547,8 @@ public static partial class F
         public override Var<T> Jvp(Node<T> node, Var<T>?[] t) => Reshape(t[0]!, node.Output.Value.ShapeArray);
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [g.Reshape(Stacked.Shape(g.Shape[0], node.Inputs[0].Shape))];
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => t[0]!.Reshape(Stacked.Shape(t[0]!.Shape[0], node.Output.Shape));
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+            => TaylorRules.Linear(jets[0]!, node.Output, (c, stacked) => Reshape(c, stacked ? Stacked.Shape(c.Shape[0], node.Output.Shape) : node.Output.Value.ShapeArray));
     }
 
     /// <summary>Permutes axes: result axis i is input axis perm[i].</summary>
@@ -373,6 +576,8 @@ public static partial class F
         public override Tensor<T>?[] VjpStacked(Node<T> node, Tensor<T> g, bool[] needs) => [TensorOps.Permute(g, Shifted(Inverse()))];
         public override Tensor<T> JvpStacked(Node<T> node, Tensor<T>?[] t) => TensorOps.Permute(t[0]!, Shifted(perm));
         private static int[] Shifted(int[] p) => [0, .. p.Select(i => i + 1)];
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+            => TaylorRules.Linear(jets[0]!, node.Output, (c, stacked) => Permute(c, stacked ? Shifted(perm) : perm));
     }
 
     // ================================================================ matrix products
@@ -397,6 +602,8 @@ public static partial class F
         private readonly bool _ta, _tb;
         private MatMulOp(bool ta, bool tb) { _ta = ta; _tb = tb; }
         public static MatMulOp<T> Instance(bool ta, bool tb) => Ops[(ta ? 2 : 0) + (tb ? 1 : 0)];
+        public bool TransA => _ta;
+        public bool TransB => _tb;
         public override string Name => "MatMul";
 
         public override Var<T>?[] Vjp(Node<T> node, Var<T> g, bool[] needs)
@@ -440,6 +647,34 @@ public static partial class F
                 r = Stacked.ItemProducts(r, tb.Shape[0], node.Output.Shape, c => (a, Stacked.Item(tb, c)), _ta, _tb);
             return r!;
         }
+
+        public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
+            => TaylorRules.Bilinear(jets[0], node.Inputs[0], jets[1], node.Inputs[1], node.Output, (x, xs, y, ys) => StackedMatMul(x, xs, y, ys, _ta, _tb));
+    }
+
+    /// <summary>
+    /// op(x) op(y) where either operand may be a stack [R, ...] of matrices or of batches of matrices (the result is then
+    /// stacked). A stacked left operand times a plain matrix is one GEMM over R m rows; otherwise the plain operand is
+    /// broadcast over R and the product is a batched one.
+    /// </summary>
+    internal static Var<T> StackedMatMul<T>(Var<T> x, bool xs, Var<T> y, bool ys, bool transX, bool transY) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (!xs && !ys) return MatMul(x, y, transX, transY);
+        if (xs && !ys && !transX && x.Rank == 3 && y.Rank == 2)
+        {
+            int r = x.Shape[0], m = x.Shape[1];
+            var p = MatMul(Reshape(x, r * m, x.Shape[2]), y, false, transY);
+            return Reshape(p, r, m, p.Shape[1]);
+        }
+        int k = xs ? x.Shape[0] : y.Shape[0];
+        Var<T> Batch(Var<T> v, bool stacked)
+        {
+            var full = stacked ? v : BroadcastTo(Reshape(v, [1, .. v.Value.ShapeArray]), [k, .. v.Value.ShapeArray]);
+            return full.Rank == 4 ? Reshape(full, k * full.Shape[1], full.Shape[2], full.Shape[3]) : full;
+        }
+        var product = MatMul(Batch(x, xs), Batch(y, ys), transX, transY);
+        var plainRank = (xs ? x.Rank : x.Rank + 1);
+        return plainRank == 4 ? Reshape(product, k, product.Shape[0] / k, product.Shape[1], product.Shape[2]) : product;
     }
 
     // ================================================================ softmax family

@@ -1,3 +1,4 @@
+using CurvNative.Autodiff.Taylor;
 using CurvNative.Tensors;
 
 namespace CurvNative.Autodiff;
@@ -27,10 +28,20 @@ public sealed class Node<T> where T : unmanaged, System.Numerics.IFloatingPointI
     public override string ToString() => $"{Primitive.Name}#{Sequence}";
 }
 
+/// <summary>A primitive on a Taylor sweep's path that has no Taylor-mode rule: a clear error instead of a silent zero.</summary>
+public sealed class MissingTaylorRuleException(string primitive)
+    : NotSupportedException($"Primitive '{primitive}' has no Taylor-mode rule, so PDE operators cannot propagate through it.")
+{
+    /// <summary>The name of the primitive without a rule.</summary>
+    public string Primitive { get; } = primitive;
+}
+
 /// <summary>
 /// A differentiable primitive. Both rules are written with differentiable operations on
 /// <see cref="Var{T}"/>, so a gradient or a tangent is itself differentiable: that is what
 /// makes Hessian-vector products (reverse-over-reverse, forward-over-reverse) work.
+/// The set is open: a subclass recorded with <see cref="F.Apply{T}"/> joins the engine (reverse, forward and, with
+/// <see cref="Taylor"/>, Taylor mode).
 /// </summary>
 public abstract class Primitive<T> where T : unmanaged, System.Numerics.IFloatingPointIeee754<T>
 {
@@ -43,6 +54,14 @@ public abstract class Primitive<T> where T : unmanaged, System.Numerics.IFloatin
     /// <summary>Jacobian-vector product: the output tangent given input tangents (null = zero,
     /// at least one is non-null).</summary>
     public abstract Var<T> Jvp(Node<T> node, Var<T>?[] tangents);
+
+    /// <summary>
+    /// Taylor mode: the output's jet given the inputs' jets (null for an input that does not depend on the sweep's
+    /// input, whose value <c>node.Inputs[i]</c> is then a constant of the sweep). The jet's value must be
+    /// <c>node.Output</c>; coefficients are built with differentiable operations, usually through
+    /// <see cref="TaylorRules"/>. The default throws <see cref="MissingTaylorRuleException"/> naming the primitive.
+    /// </summary>
+    public virtual Jet<T> Taylor(Node<T> node, Jet<T>?[] inputs) => throw new MissingTaylorRuleException(Name);
 
     /// <summary>
     /// <see cref="Vjp"/> for K cotangents at once (first order, nothing recorded): <paramref name="g"/> is

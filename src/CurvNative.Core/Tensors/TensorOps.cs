@@ -114,7 +114,7 @@ public static class TensorOps
     // ---------------------------------------------------------------- elementwise unary
 
     /// <summary>Unary elementwise functions used by the autodiff primitives.</summary>
-    public enum UnaryKind { Exp, Log, Tanh, Sigmoid, Softplus, Relu, Erf, Sqrt, Step, Abs, Sign }
+    public enum UnaryKind { Exp, Log, Tanh, Sigmoid, Softplus, Relu, Erf, Sqrt, Step, Abs, Sign, Sin, Cos }
 
     public static Tensor<T> Unary<T>(Tensor<T> x, UnaryKind kind) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -143,6 +143,8 @@ public static class TensorOps
                 break;
             case UnaryKind.Erf: for (int i = 0; i < s.Length; i++) d[i] = T.CreateTruncating(SpecialFunctions.Erf(double.CreateTruncating(s[i]))); break;
             case UnaryKind.Sqrt: TP.Sqrt(s, d); break;
+            case UnaryKind.Sin: TP.Sin(s, d); break;
+            case UnaryKind.Cos: TP.Cos(s, d); break;
             case UnaryKind.Step: Step(s, d); break;
             case UnaryKind.Sign: for (int i = 0; i < s.Length; i++) d[i] = s[i] > T.Zero ? T.One : s[i] < T.Zero ? -T.One : T.Zero; break;
         }

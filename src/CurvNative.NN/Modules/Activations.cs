@@ -49,3 +49,21 @@ public sealed class Flatten<T> : Module<T> where T : unmanaged, IFloatingPointIe
         return F.Reshape(x, x.Shape[0], inner);
     }
 }
+
+/// <summary>sin(x).</summary>
+public sealed class Sin<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    protected override Var<T> ForwardCore(Var<T> x) => F.Sin(x);
+}
+
+/// <summary>cos(x).</summary>
+public sealed class Cos<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    protected override Var<T> ForwardCore(Var<T> x) => F.Cos(x);
+}
+
+/// <summary>e^x.</summary>
+public sealed class Exp<T> : Module<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    protected override Var<T> ForwardCore(Var<T> x) => F.Exp(x);
+}

@@ -1,0 +1,110 @@
+using System.Numerics;
+
+namespace CurvNative.Autodiff.Taylor;
+
+/// <summary>
+/// How a Taylor sweep propagates: the order K of the highest coefficient (1 to 4), the number R of directions, and,
+/// for collapsed propagation, the weights w_r of the sum the K-th coefficient is collapsed into.
+/// <para>
+/// Along a direction v_r each variable z carries the derivatives z_k = d^k/dt^k z(x + t v_r) at t = 0 for k = 1..K.
+/// Standard Taylor mode keeps all of them per direction (1 + K R vectors per point); collapsed Taylor mode
+/// (Dangel, Siebert, Zeinhofer, Walther 2025, arXiv 2505.13644) keeps z_1..z_{K-1} per direction and only the
+/// weighted sum c_K = sum_r w_r z_{K,r} of the K-th, which Faa di Bruno's formula propagates linearly
+/// (1 + (K - 1) R + 1 vectors per point). For K = 2, unit directions and unit weights this is the forward Laplacian.
+/// </para>
+/// </summary>
+public sealed class JetSpec<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    /// <summary>A spec for order <paramref name="order"/> and <paramref name="directions"/> directions; with
+    /// <paramref name="collapseWeights"/> (length R) the K-th coefficient is collapsed into sum_r w_r z_{K,r}.</summary>
+    public JetSpec(int order, int directions, T[]? collapseWeights)
+    {
+        if (order is < 1 or > 4) throw new ArgumentOutOfRangeException(nameof(order), $"Taylor order must be 1 to 4, got {order}.");
+        if (directions < 1) throw new ArgumentOutOfRangeException(nameof(directions), $"A jet needs at least one direction, got {directions}.");
+        if (collapseWeights is not null && collapseWeights.Length != directions)
+            throw new ArgumentException($"Expected {directions} collapse weights (one per direction), got {collapseWeights.Length}.");
+        Order = order;
+        Directions = directions;
+        if (collapseWeights is not null)
+        {
+            CollapseWeights = (T[])collapseWeights.Clone();
+            UnitWeights = CollapseWeights.All(w => w == T.One);
+        }
+    }
+
+    /// <summary>K, the order of the highest propagated coefficient.</summary>
+    public int Order { get; }
+
+    /// <summary>R, the number of directions.</summary>
+    public int Directions { get; }
+
+    /// <summary>The weights of the collapsed K-th coefficient, or null for standard (uncollapsed) propagation.</summary>
+    public T[]? CollapseWeights { get; }
+
+    /// <summary>Whether the K-th coefficient is collapsed.</summary>
+    public bool Collapsed => CollapseWeights is not null;
+
+    /// <summary>Whether all collapse weights are 1 (the collapse is a plain sum).</summary>
+    internal bool UnitWeights { get; }
+
+    /// <summary>Whether coefficient k is held collapsed (shape of the value) rather than stacked ([R, ...shape]).</summary>
+    public bool IsCollapsed(int k) => Collapsed && k == Order;
+
+    /// <summary>Vectors per point the theory counts for a jet with all coefficients present:
+    /// 1 + K R standard, 1 + (K - 1) R + 1 collapsed.</summary>
+    public int TheoreticalVectors => 1 + (Order - 1) * Directions + (Collapsed ? 1 : Directions);
+}
+
+/// <summary>
+/// A Taylor polynomial of a variable along R directions: its value, and coefficients k = 1..K, each either stacked
+/// ([R, ...value shape], one per direction) or, for the collapsed K-th, summed (value shape). A null coefficient is
+/// zero (for instance the second coefficient of an affine function of the input), which rules skip.
+/// Coefficients are derivatives, not normalised Taylor coefficients: z_k = d^k/dt^k z(x + t v) at t = 0.
+/// All parts are <see cref="Var{T}"/>, so a jet built while recording is part of the autodiff graph.
+/// </summary>
+public sealed class Jet<T> where T : unmanaged, IFloatingPointIeee754<T>
+{
+    private readonly Var<T>?[] _coefficients;
+
+    /// <summary>A jet with the given value and coefficients (index k - 1 holds coefficient k; null is zero).</summary>
+    public Jet(JetSpec<T> spec, Var<T> value, Var<T>?[] coefficients)
+    {
+        if (coefficients.Length != spec.Order)
+            throw new ArgumentException($"A jet of order {spec.Order} needs {spec.Order} coefficients, got {coefficients.Length}.");
+        for (int k = 1; k <= spec.Order; k++)
+        {
+            if (coefficients[k - 1] is not { } c) continue;
+            bool collapsed = spec.IsCollapsed(k);
+            bool ok = collapsed ? c.Shape.SequenceEqual(value.Shape)
+                                : c.Rank == value.Rank + 1 && c.Shape[0] == spec.Directions && c.Shape[1..].SequenceEqual(value.Shape);
+            if (!ok)
+                throw new ArgumentException($"Coefficient {k} of a jet with value {Tensors.Shape.Format(value.Shape)} has shape {Tensors.Shape.Format(c.Shape)}, "
+                    + $"expected {(collapsed ? Tensors.Shape.Format(value.Shape) : $"[{spec.Directions}, {string.Join(", ", value.Value.ShapeArray)}]")}.");
+        }
+        Spec = spec;
+        Value = value;
+        _coefficients = (Var<T>?[])coefficients.Clone();
+    }
+
+    /// <summary>The propagation this jet belongs to.</summary>
+    public JetSpec<T> Spec { get; }
+
+    /// <summary>The value z_0.</summary>
+    public Var<T> Value { get; }
+
+    /// <summary>Coefficient k (1..K): stacked [R, ...shape], collapsed (shape) for k = K in collapsed mode, or null (zero).</summary>
+    public Var<T>? this[int k] => _coefficients[k - 1];
+
+    /// <summary>Vectors per point this jet holds: 1 for the value, R per stacked coefficient, 1 per collapsed one
+    /// (zero coefficients are not held).</summary>
+    public int Vectors
+    {
+        get
+        {
+            int n = 1;
+            for (int k = 1; k <= Spec.Order; k++)
+                if (_coefficients[k - 1] is not null) n += Spec.IsCollapsed(k) ? 1 : Spec.Directions;
+            return n;
+        }
+    }
+}

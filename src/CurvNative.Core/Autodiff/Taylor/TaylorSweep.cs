@@ -1,0 +1,66 @@
+using System.Numerics;
+using CurvNative.Tensors;
+
+namespace CurvNative.Autodiff.Taylor;
+
+/// <summary>The output jet of a Taylor sweep and what the sweep held.</summary>
+/// <param name="Output">The jet of the output variable.</param>
+/// <param name="MaxVectors">The largest number of vectors per point any jet of the sweep held (value, R per stacked
+/// coefficient, 1 per collapsed one): 2 + D for the exact collapsed Laplacian, 1 + 2D for standard Taylor mode.</param>
+public sealed record TaylorResult<T>(Jet<T> Output, int MaxVectors) where T : unmanaged, IFloatingPointIeee754<T>;
+
+/// <summary>
+/// Forward Taylor mode over a recorded graph: seeds the input with a jet along the given directions and applies each
+/// node's <see cref="Primitive{T}.Taylor"/> rule in creation (topological) order. Nodes that do not depend on the input
+/// are constants of the sweep. The rules use differentiable operations, so when recording is on the output jet is part
+/// of the autodiff graph, differentiable with respect to every parameter of the traced function.
+/// </summary>
+public static class TaylorSweep
+{
+    /// <summary>
+    /// Propagates the jet x(t) = x + t v_r (first coefficient v_r, higher ones zero) from <paramref name="input"/> to
+    /// <paramref name="output"/>. <paramref name="directions"/> is [R, ...input shape] (a direction per point when the
+    /// input has a batch axis). The graph from input to output must have been recorded (the input requires gradients).
+    /// </summary>
+    /// <exception cref="NotSupportedException">A primitive on the path has no Taylor rule (the message names it).</exception>
+    public static TaylorResult<T> Run<T>(Var<T> input, Var<T> output, Tensor<T> directions, JetSpec<T> spec) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (directions.Rank != input.Rank + 1 || directions.Shape[0] != spec.Directions || !directions.Shape[1..].SequenceEqual(input.Shape))
+            throw new ArgumentException($"Directions must be [{spec.Directions}, {string.Join(", ", input.Value.ShapeArray)}] (R times the input's shape), got {Shape.Format(directions.Shape)}.");
+        var seedCoefficients = new Var<T>?[spec.Order];
+        var v = Var<T>.Constant(directions);
+        // Order 1 collapsed: the only coefficient is the collapsed one.
+        seedCoefficients[0] = spec.IsCollapsed(1) ? TaylorRules.Collapse(spec, v) : v;
+        var seed = new Jet<T>(spec, input, seedCoefficients);
+        if (ReferenceEquals(input, output)) return new TaylorResult<T>(seed, seed.Vectors);
+        if (output.Creator is null)
+            throw new ArgumentException("The output was not computed from the input with recording on: trace the function with an input that requires gradients.");
+
+        var jets = new Dictionary<Var<T>, Jet<T>>(ReferenceEqualityComparer.Instance) { [input] = seed };
+        int maxVectors = seed.Vectors;
+        var nodes = Autograd.CollectNodes([output]);
+        nodes.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        var lastUse = new Dictionary<Var<T>, int>(ReferenceEqualityComparer.Instance);
+        for (int n = 0; n < nodes.Count; n++)
+            foreach (var i in nodes[n].Inputs) lastUse[i] = n;
+        for (int n = 0; n < nodes.Count; n++)
+        {
+            var node = nodes[n];
+            Jet<T>?[]? inputs = null;
+            for (int i = 0; i < node.Inputs.Length; i++)
+                if (jets.TryGetValue(node.Inputs[i], out var j)) (inputs ??= new Jet<T>?[node.Inputs.Length])[i] = j;
+            if (inputs is null) continue;
+            var jet = node.Primitive.Taylor(node, inputs);
+            if (!ReferenceEquals(jet.Spec, spec) || !ReferenceEquals(jet.Value, node.Output))
+                throw new InvalidOperationException($"The Taylor rule of {node.Primitive.Name} returned a jet of another sweep or value.");
+            jets[node.Output] = jet;
+            maxVectors = Math.Max(maxVectors, jet.Vectors);
+            // A jet is dropped after its last consumer, so a non-recording sweep holds the live frontier only.
+            foreach (var i in node.Inputs)
+                if (lastUse[i] == n && !ReferenceEquals(i, output)) jets.Remove(i);
+        }
+        if (!jets.TryGetValue(output, out var result))
+            throw new ArgumentException("The output does not depend on the input.");
+        return new TaylorResult<T>(result, maxVectors);
+    }
+}
