@@ -63,11 +63,22 @@ public sealed class ResidualMap
         return (interior, boundary);
     }
 
-    /// <summary>r(theta) [N] at the current parameters.</summary>
+    /// <summary>r(theta) [N] at the current parameters (values only: no graph is kept).</summary>
     public Tensor<double> Residual(PinnBatch batch)
     {
-        var (interior, boundary) = Nodes(batch);
-        return Stack(interior.Value, boundary.Value);
+        Check(batch);
+        int ni = batch.Interior.Shape[0], nb = batch.Boundary.Shape[0];
+        var r = Tensor<double>.Uninitialized(ni + nb);
+        var rs = r.Span;
+        var lu = Problem.OperatorValues(Model.Forward, batch.Interior).Span;
+        var f = Problem.Sources(batch.Interior).Span;
+        double si = 1.0 / Math.Sqrt(Math.Max(ni, 1)), sb = 1.0 / Math.Sqrt(Math.Max(nb, 1));
+        for (int i = 0; i < ni; i++) rs[i] = si * (lu[i] - f[i]);
+        Tensor<double> u;
+        using (GradMode.Disable()) u = Model.Forward(Var<double>.Constant(batch.Boundary)).Value;
+        var g = Problem.Solutions(batch.Boundary).Span;
+        for (int i = 0; i < nb; i++) rs[ni + i] = sb * (u.Span[i] - g[i]);
+        return r;
     }
 
     /// <summary>L(theta) = 1/2 ||r(theta)||^2.</summary>

@@ -38,6 +38,10 @@ public abstract class PinnProblem
     /// (collapsed Taylor mode).</summary>
     public abstract Var<double> Operator(Func<Var<double>, Var<double>> u, Tensor<double> points);
 
+    /// <summary>L[u] at the points [N] as values only (no graph recorded where the operator allows it): what loss
+    /// evaluations such as the line search need.</summary>
+    public virtual Tensor<double> OperatorValues(Func<Var<double>, Var<double>> u, Tensor<double> points) => Operator(u, points).Value;
+
     /// <summary>The number of boundary faces of the cube points are drawn on (all 2D faces; for evolution equations the
     /// spatial faces and the initial face t = 0).</summary>
     protected virtual int FaceCount => 2 * Dimension;

@@ -113,4 +113,13 @@ public sealed class PoissonProblem : PinnProblem
     /// <summary>-Delta u (collapsed Taylor mode: 2 + D vectors per point).</summary>
     public override Var<double> Operator(Func<Var<double>, Var<double>> u, Tensor<double> points)
         => F.Scale(PdeOps.Apply(u, points, _laplacian).Values, -1.0);
+
+    /// <summary>-Delta u, values only (the Taylor sweep records no graph).</summary>
+    public override Tensor<double> OperatorValues(Func<Var<double>, Var<double>> u, Tensor<double> points)
+    {
+        var values = PdeOps.Evaluate(u, points, _laplacian, TaylorMode.Collapsed, Math.Max(points.Shape[0], 1));
+        var span = values.Span;
+        for (int i = 0; i < span.Length; i++) span[i] = -span[i];
+        return values;
+    }
 }

@@ -204,9 +204,9 @@ public class OptimizerTests
     public void ShortPoisson2dWoodburyRunReachesRelativeL2Below1e3()
     {
         var p = PinnProblem.Create("poisson2d");
-        var trainer = new PinnTrainer(p, PinnNetwork.Mlp(2, [32], 0), new WoodburyOptimizer(1e-10, new StepSizeRule.GridLineSearch()),
-            new PinnTrainingOptions(300, 60, 0, 5000, 5));
-        var last = trainer.Run(60, null);
+        var trainer = new PinnTrainer(p, PinnNetwork.Mlp(2, [64], 0), new WoodburyOptimizer(1e-10, new StepSizeRule.GridLineSearch()),
+            new PinnTrainingOptions(400, 80, 0, 2000, 100));
+        var last = trainer.Run(100, null);
         Assert.True(last.RelativeL2 < 1e-3, $"relative L2 {last.RelativeL2:G3} after {last.Step} steps");
     }
 }
