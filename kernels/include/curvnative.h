@@ -118,6 +118,26 @@ CN_API int cn_pool2d_check(const cn_pool2d_geom* g);
 CN_API int cn_maxpool2d_forward_f32(const cn_pool2d_geom* g, const float* x, float* y, int64_t* argmax);
 CN_API int cn_maxpool2d_forward_f64(const cn_pool2d_geom* g, const double* x, double* y, int64_t* argmax);
 
+/*
+ * Collapsed second-order Taylor rule of an elementwise activation y = f(z) (the forward Laplacian step), fused:
+ *   y = f(z),  dirs_out[r, i] = f'(z_i) dirs[r, i],  c2_out[i] = f'(z_i) c2[i] + f''(z_i) sum_r w_r dirs[r, i]^2
+ * for n values z, r directions (dirs [r, n] row-major) and the collapsed second coefficient c2 [n].
+ * activation: CN_ACT_TANH, CN_ACT_SIGMOID, CN_ACT_SIN, CN_ACT_COS or CN_ACT_EXP. NULL c2 means zero; NULL weights
+ * means w_r = 1; NULL y skips the value. n >= 0, r >= 0. One pass over the directions (AVX2/FMA when the CPU has it).
+ */
+enum {
+    CN_ACT_TANH = 0,
+    CN_ACT_SIGMOID = 1,
+    CN_ACT_SIN = 2,
+    CN_ACT_COS = 3,
+    CN_ACT_EXP = 4
+};
+
+CN_API int cn_taylor2_activation_f32(int activation, int64_t n, int64_t r, const float* z, const float* dirs, const float* c2,
+                                     const float* weights, float* y, float* dirs_out, float* c2_out);
+CN_API int cn_taylor2_activation_f64(int activation, int64_t n, int64_t r, const double* z, const double* dirs, const double* c2,
+                                     const double* weights, double* y, double* dirs_out, double* c2_out);
+
 #ifdef __cplusplus
 }
 #endif

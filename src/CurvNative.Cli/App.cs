@@ -29,6 +29,7 @@ internal static class App
             AnalysisCommands.Diag(context),
             AnalysisCommands.Solve(context),
             AnalysisCommands.Density(context),
+            PdeCommand.Create(context),
             PinnCommand.Create(context),
         };
 

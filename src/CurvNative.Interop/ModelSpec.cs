@@ -14,12 +14,13 @@ public sealed record LayerSpec(string Type, string? Name, IReadOnlyDictionary<st
 /// nn.Sequential and a loss, e.g.
 /// <c>{"input_shape": [12], "layers": [{"type": "linear", "name": "0", "in_features": 12,
 /// "out_features": 16, "bias": true}, {"type": "tanh"}], "loss": {"type": "cross_entropy", "reduction": "mean"}}</c>.
-/// Layer types: linear, conv2d, relu, tanh, sigmoid, gelu, flatten, maxpool2d, avgpool2d.
+/// Layer types: linear, conv2d, relu, tanh, sigmoid, gelu, sin, cos, exp, softplus (PyTorch defaults: beta 1, threshold 20),
+/// flatten, maxpool2d, avgpool2d. The loss may be omitted for commands that need none (<c>pde</c>); <see cref="BuildLoss{T}"/> then fails.
 /// Loss types: cross_entropy, mse, bce_with_logits; reductions mean and sum.
 /// </summary>
 public sealed class ModelSpec
 {
-    private ModelSpec(string path, int[] inputShape, IReadOnlyList<LayerSpec> layers, string lossType, Reduction reduction)
+    private ModelSpec(string path, int[] inputShape, IReadOnlyList<LayerSpec> layers, string? lossType, Reduction reduction)
     {
         Path = path; InputShape = inputShape; Layers = layers; LossType = lossType; Reduction = reduction;
     }
@@ -27,13 +28,14 @@ public sealed class ModelSpec
     public string Path { get; }
     public int[] InputShape { get; }
     public IReadOnlyList<LayerSpec> Layers { get; }
-    public string LossType { get; }
+    /// <summary>The loss type, or null when the spec has no 'loss'.</summary>
+    public string? LossType { get; }
     public Reduction Reduction { get; }
 
     /// <summary>True when targets are class indices (cross-entropy).</summary>
     public bool UsesClassIndices => LossType == "cross_entropy";
 
-    private static readonly string[] LayerTypes = ["linear", "conv2d", "relu", "tanh", "sigmoid", "gelu", "flatten", "maxpool2d", "avgpool2d"];
+    private static readonly string[] LayerTypes = ["linear", "conv2d", "relu", "tanh", "sigmoid", "gelu", "sin", "cos", "exp", "softplus", "flatten", "maxpool2d", "avgpool2d"];
     private static readonly string[] LossTypes = ["cross_entropy", "mse", "bce_with_logits"];
 
     /// <summary>Reads and validates a spec; errors name the file and the offending entry.</summary>
@@ -79,17 +81,21 @@ public sealed class ModelSpec
             }
             if (layers.Count == 0) throw new CurvNativeFormatException(path, null, $"'layers' is empty.");
 
-            var lossEl = Require(root, "loss", path, "the top level");
-            var lossType = Str(Require(lossEl, "type", path, "loss"), path, "loss.type");
-            if (!LossTypes.Contains(lossType))
-                throw new CurvNativeFormatException(path, null, $"unknown loss type '{lossType}'; expected one of {string.Join(", ", LossTypes)}.");
-            var reductionText = lossEl.TryGetProperty("reduction", out var r) ? Str(r, path, "loss.reduction") : "mean";
-            var reduction = reductionText switch
+            string? lossType = null;
+            var reduction = Reduction.Mean;
+            if (root.TryGetProperty("loss", out var lossEl))
             {
-                "mean" => Reduction.Mean,
-                "sum" => Reduction.Sum,
-                _ => throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got '{reductionText}'."),
-            };
+                lossType = Str(Require(lossEl, "type", path, "loss"), path, "loss.type");
+                if (!LossTypes.Contains(lossType))
+                    throw new CurvNativeFormatException(path, null, $"unknown loss type '{lossType}'; expected one of {string.Join(", ", LossTypes)}.");
+                var reductionText = lossEl.TryGetProperty("reduction", out var r) ? Str(r, path, "loss.reduction") : "mean";
+                reduction = reductionText switch
+                {
+                    "mean" => Reduction.Mean,
+                    "sum" => Reduction.Sum,
+                    _ => throw new CurvNativeFormatException(path, null, $"loss.reduction must be 'mean' or 'sum', got '{reductionText}'."),
+                };
+            }
             var spec = new ModelSpec(path, inputShape, layers, lossType, reduction);
             spec.OutputShape = spec.Walk<double>(null, null);
             if (spec.UsesClassIndices && spec.OutputShape.Length != 1)
@@ -178,6 +184,16 @@ public sealed class ModelSpec
                 case "tanh": modules?.Add(new Tanh<T>()); break;
                 case "sigmoid": modules?.Add(new Sigmoid<T>()); break;
                 case "gelu": modules?.Add(new GELU<T>()); break;
+                case "sin": modules?.Add(new Sin<T>()); break;
+                case "cos": modules?.Add(new Cos<T>()); break;
+                case "exp": modules?.Add(new Exp<T>()); break;
+                case "softplus":
+                    // Only PyTorch's defaults: the stable log(1 + e^x) equals its beta 1, threshold 20 form to rounding.
+                    foreach (var (key, value) in new[] { ("beta", 1.0), ("threshold", 20.0) })
+                        if (l.Options.TryGetValue(key, out var el) && (el.ValueKind != JsonValueKind.Number || el.GetDouble() != value))
+                            throw new CurvNativeFormatException(Path, null, $"{where}.{key} must be {value} (PyTorch's default), got {el.GetRawText()}.");
+                    modules?.Add(new Softplus<T>());
+                    break;
             }
         }
         return shape;
@@ -189,6 +205,7 @@ public sealed class ModelSpec
     /// <summary>The loss the spec names.</summary>
     public Loss<T> BuildLoss<T>() where T : unmanaged, IFloatingPointIeee754<T> => LossType switch
     {
+        null => throw new CurvNativeFormatException(Path, null, "the top level is missing 'loss'; this command needs a loss."),
         "cross_entropy" => new CrossEntropyLoss<T>(Reduction),
         "mse" => new MSELoss<T>(Reduction),
         _ => new BCEWithLogitsLoss<T>(Reduction),

@@ -100,6 +100,10 @@ public static class PointJacobian
         return j;
     }
 
+    /// <summary>Whether <see cref="Compute{T}"/> takes the one-pass row-wise path for this graph.</summary>
+    internal static bool IsRowwise<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
+        => Uses(residual, Offsets(parameters, out _), residual.Shape[0]) is not null;
+
     /// <summary>One use of a parameter: a matrix product with data rows (W) or a bias addition (Data null).</summary>
     private sealed record Use<T>(Node<T> Node, int Offset, Tensor<T>? Data, bool Transposed, T Sign) where T : unmanaged, IFloatingPointIeee754<T>;
 

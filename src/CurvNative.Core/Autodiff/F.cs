@@ -401,7 +401,33 @@ public static partial class F
         }
 
         public override Jet<T> Taylor(Node<T> node, Jet<T>?[] jets)
-            => TaylorRules.Elementwise(jets[0]!, node.Output, Derivatives(node.Inputs[0], node.Output, jets[0]!.Spec.Order));
+        {
+            var jet = jets[0]!;
+            var spec = jet.Spec;
+            // Not recording (values only), collapsed second order: one fused native pass over value, directions and
+            // collapsed coefficient instead of the elementwise operations of the differentiable rule.
+            if (!GradMode.IsEnabled && spec.Order == 2 && spec.Collapsed && jet[1] is { } dirs && Fused() is { } activation
+                && (typeof(T) == typeof(double) || typeof(T) == typeof(float)))
+            {
+                var z = node.Inputs[0].Value;
+                var dirsOut = Tensor<T>.Uninitialized(dirs.Value.ShapeArray);
+                var c2Out = Tensor<T>.Uninitialized(z.ShapeArray);
+                Native.NativeKernels.Taylor2Activation(activation, z.Span, dirs.Value.Span, jet[2] is { } c2 ? c2.Value.Span : default,
+                    spec.UnitWeights ? default : spec.CollapseWeights, default, dirsOut.Span, c2Out.Span);
+                return new Jet<T>(spec, node.Output, [Const(dirsOut), Const(c2Out)]);
+            }
+            return TaylorRules.Elementwise(jet, node.Output, Derivatives(node.Inputs[0], node.Output, spec.Order));
+        }
+
+        private Native.TaylorActivation? Fused() => _kind switch
+        {
+            UnaryKind.Tanh => Native.TaylorActivation.Tanh,
+            UnaryKind.Sigmoid => Native.TaylorActivation.Sigmoid,
+            UnaryKind.Sin => Native.TaylorActivation.Sin,
+            UnaryKind.Cos => Native.TaylorActivation.Cos,
+            UnaryKind.Exp => Native.TaylorActivation.Exp,
+            _ => null,
+        };
 
         private Tensor<T> TimesDerivative(Node<T> node, Tensor<T> s) => _kind switch
         {

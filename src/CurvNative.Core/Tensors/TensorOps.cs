@@ -120,6 +120,7 @@ public static class TensorOps
     {
         var r = Tensor<T>.Uninitialized(x.ShapeArray);
         var s = x.Span; var d = r.Span;
+        if (s.IsEmpty) return r; // TensorPrimitives.Sigmoid rejects empty spans
         switch (kind)
         {
             case UnaryKind.Exp: TP.Exp(s, d); break;

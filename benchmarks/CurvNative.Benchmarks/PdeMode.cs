@@ -1,0 +1,157 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using CurvNative.NN.Modules;
+using CurvNative.Pde;
+using CurvNative.Tensors;
+
+namespace CurvNative.Benchmarks;
+
+/// <summary>
+/// <c>dotnet run -c Release -- pde --threads T [--rounds R]</c>: the PDE-operator workload of Dangel et al. 2025
+/// (tanh MLP D -> 768 -> 768 -> 512 -> 512 -> 1, float64, N = 256): exact Laplacian at D = 50 by collapsed, standard
+/// Taylor mode and nested autodiff, the biharmonic at D = 5 and the stochastic Laplacian with R = 16 directions,
+/// interleaved rounds, against PyTorch (tools/bench_pde_torch.py: a plain-torch forward Laplacian and nested double
+/// backward) and the dgemm rate of the same run. Writes benchmarks/results/pde-T.md.
+/// </summary>
+internal static class PdeMode
+{
+    private static readonly int[] Hidden = [768, 768, 512, 512];
+
+    public static int Run(string[] args)
+    {
+        var rest = new List<string>(args.Skip(1));
+        int threads = Program.TakeOption(rest, "--threads") ?? 1;
+        int rounds = Program.TakeOption(rest, "--rounds") ?? 3;
+        if (!ThreadEnv.IsPinned(threads)) return ThreadEnv.Reexec(threads, args);
+        ThreadEnv.PinOpenBlas(threads);
+        var root = RatioMode.FindRepoRoot();
+        const int n = 256, d = 50, dBih = 5, rStoch = 16;
+        var model = Mlp(d, 1);
+        var modelBih = Mlp(dBih, 2);
+        var x = Points(n, d, 3);
+        var xBih = Points(n, dBih, 4);
+        var lap = PdeOperator<double>.Laplacian(d);
+        var bih = PdeOperator<double>.Biharmonic(dBih);
+        var stoch = lap.Stochastic(rStoch, DirectionDistribution.Gaussian, 5);
+
+        // Agreement of the modes on the benchmark itself (max relative difference).
+        var reference = PdeOps.Evaluate(model, x, lap, TaylorMode.Nested);
+        double agree = Math.Max(RelDiff(reference, PdeOps.Evaluate(model, x, lap, TaylorMode.Collapsed)), RelDiff(reference, PdeOps.Evaluate(model, x, lap, TaylorMode.Standard)));
+
+        var a = Points(1024, 1024, 6);
+        var b = Points(1024, 1024, 7);
+        var work = new Interleaved()
+            .Add("dgemm", () => TensorOps.MatMul(a, b, false, false), rounds * 3)
+            .Add("lap collapsed", () => PdeOps.Evaluate(model, x, lap, TaylorMode.Collapsed), rounds)
+            .Add("lap standard", () => PdeOps.Evaluate(model, x, lap, TaylorMode.Standard), rounds)
+            .Add("lap nested", () => PdeOps.Evaluate(model, x, lap, TaylorMode.Nested), rounds)
+            .Add("lap collapsed diff", () => PdeOps.Apply(model, x, lap, TaylorMode.Collapsed), rounds)
+            .Add("bih collapsed", () => PdeOps.Evaluate(modelBih, xBih, bih, TaylorMode.Collapsed), rounds)
+            .Add("bih standard", () => PdeOps.Evaluate(modelBih, xBih, bih, TaylorMode.Standard), rounds)
+            .Add("stoch collapsed", () => PdeOps.Evaluate(model, x, stoch, TaylorMode.Collapsed), rounds)
+            .Add("stoch standard", () => PdeOps.Evaluate(model, x, stoch, TaylorMode.Standard), rounds);
+        work.Run(warmup: 1);
+        double gemmGflops = 2.0 * 1024 * 1024 * 1024 / work.Median("dgemm") / 1e6;
+
+        // GEMM FLOPs of the collapsed Laplacian: 1 + D rows per point into the first layer, 2 + D after it.
+        long macs = 0;
+        int[] widths = [d, .. Hidden, 1];
+        for (int l = 0; l < widths.Length - 1; l++) macs += (long)widths[l] * widths[l + 1] * n * (l == 0 ? 1 + d : 2 + d);
+        double collapsedGflops = 2.0 * macs / work.Median("lap collapsed") / 1e6;
+
+        // Live memory of the differentiable result (graph kept for parameter gradients).
+        double MiB(TaylorMode mode)
+        {
+            GC.Collect(); GC.WaitForPendingFinalizers(); GC.Collect();
+            long before = GC.GetTotalMemory(true);
+            var result = PdeOps.Apply(model, x, lap, mode);
+            long after = GC.GetTotalMemory(true);
+            GC.KeepAlive(result);
+            return (after - before) / 1048576.0;
+        }
+        double memCollapsed = MiB(TaylorMode.Collapsed), memNested = MiB(TaylorMode.Nested), memStandard = MiB(TaylorMode.Standard);
+
+        // PyTorch in the same run (the environment is pinned, the child inherits it).
+        JsonElement? torch = null;
+        string torchNote;
+        try
+        {
+            var psi = new ProcessStartInfo("/usr/bin/python3") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = root };
+            foreach (var arg in new[] { Path.Combine(root, "tools", "bench_pde_torch.py"), "--threads", threads.ToString(CultureInfo.InvariantCulture), "--repeats", rounds.ToString(CultureInfo.InvariantCulture) })
+                psi.ArgumentList.Add(arg);
+            using var p = Process.Start(psi)!;
+            string output = p.StandardOutput.ReadToEnd(), error = p.StandardError.ReadToEnd();
+            p.WaitForExit();
+            if (p.ExitCode == 0) { torch = JsonDocument.Parse(output).RootElement.Clone(); torchNote = $"PyTorch {torch.Value.GetProperty("torch_version").GetString()}"; }
+            else torchNote = $"PyTorch column skipped: tools/bench_pde_torch.py failed ({error.Trim().Split('\n').LastOrDefault()})";
+        }
+        catch (Exception e) { torchNote = $"PyTorch column skipped: {e.Message}"; }
+
+        string F2(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
+        string Ms(string name) => work.Median(name).ToString("F1", CultureInfo.InvariantCulture);
+        double Ratio(string num, string den) => work.MedianOfRounds([num, den], t => t[0] / t[1]);
+        var sb = new StringBuilder();
+        sb.AppendLine($"# PDE operators by Taylor mode, {threads} thread(s)").AppendLine();
+        sb.AppendLine($"Generated by `dotnet run -c Release --project benchmarks/CurvNative.Benchmarks -- pde --threads {threads} --rounds {rounds}` "
+            + $"({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC; OPENBLAS_NUM_THREADS = {threads} for both sides; {torchNote}).").AppendLine();
+        sb.AppendLine($"Net: tanh MLP D -> {string.Join(" -> ", Hidden)} -> 1, float64, N = {n} points. Medians of {rounds} interleaved rounds; ratios are medians of per-round ratios. "
+            + $"Modes agree to {agree:E1} (max relative difference to nested) on this workload.").AppendLine();
+        sb.AppendLine("| workload | ms | ratio | target |");
+        sb.AppendLine("|---|---:|---:|---|");
+        sb.AppendLine($"| Laplacian D = 50, collapsed (values) | {Ms("lap collapsed")} | | |");
+        sb.AppendLine($"| Laplacian D = 50, standard Taylor | {Ms("lap standard")} | collapsed/standard {F2(Ratio("lap collapsed", "lap standard"))} | <= 0.55 (theory (2+D)/(1+2D) = {F2(52.0 / 101)}) |");
+        sb.AppendLine($"| Laplacian D = 50, nested autodiff (ours) | {Ms("lap nested")} | collapsed/nested {F2(Ratio("lap collapsed", "lap nested"))} | <= 0.45 |");
+        sb.AppendLine($"| Laplacian D = 50, collapsed, differentiable (graph kept) | {Ms("lap collapsed diff")} | | |");
+        if (torch is { } t)
+        {
+            double fl = t.GetProperty("forward_laplacian_ms").GetDouble(), nb = t.GetProperty("nested_laplacian_ms").GetDouble();
+            sb.AppendLine($"| PyTorch forward Laplacian (plain torch ops) | {fl.ToString("F1", CultureInfo.InvariantCulture)} | collapsed/torch {F2(work.Median("lap collapsed") / fl)} | <= 1.0 |");
+            sb.AppendLine($"| PyTorch nested double backward (D HVPs) | {nb.ToString("F1", CultureInfo.InvariantCulture)} | collapsed/torch {F2(work.Median("lap collapsed") / nb)} | <= 0.5 |");
+        }
+        sb.AppendLine($"| Biharmonic D = 5, standard Taylor | {Ms("bih standard")} | | |");
+        sb.AppendLine($"| Biharmonic D = 5, collapsed | {Ms("bih collapsed")} | collapsed/standard {F2(Ratio("bih collapsed", "bih standard"))} | near {F2(77.0 / 101)} (vectors 3D^2+2 / 4D^2+1) |");
+        sb.AppendLine($"| Stochastic Laplacian R = 16, standard | {Ms("stoch standard")} | | |");
+        sb.AppendLine($"| Stochastic Laplacian R = 16, collapsed | {Ms("stoch collapsed")} | collapsed/standard {F2(Ratio("stoch collapsed", "stoch standard"))} | near {F2(18.0 / 33)} (vectors R+2 / 2R+1) |");
+        sb.AppendLine().AppendLine("| rate / memory | value |").AppendLine("|---|---:|");
+        sb.AppendLine($"| dgemm 1024^3 (ours, this run) | {F2(gemmGflops)} GFLOP/s |");
+        if (torch is { } t2) sb.AppendLine($"| dgemm 1024^3 (PyTorch, this run) | {F2(t2.GetProperty("dgemm_gflops").GetDouble())} GFLOP/s |");
+        sb.AppendLine($"| collapsed Laplacian GEMM work / time | {F2(collapsedGflops)} GFLOP/s = {F2(100 * collapsedGflops / gemmGflops)} % of dgemm (target >= 85 %) |");
+        sb.AppendLine($"| live graph of the differentiable Laplacian: collapsed / standard / nested | {F2(memCollapsed)} / {F2(memStandard)} / {F2(memNested)} MiB (collapsed/nested {F2(memCollapsed / memNested)}, target <= 0.5) |");
+        var table = sb.ToString();
+        Console.WriteLine(table);
+        File.WriteAllText(Path.Combine(root, "benchmarks", "results", $"pde-{threads}.md"), table);
+        return 0;
+    }
+
+    private static Sequential<double> Mlp(int d, int seed)
+    {
+        var rng = new Random(seed);
+        var layers = new List<Module<double>>();
+        int width = d;
+        for (int i = 0; i < Hidden.Length; i++)
+        {
+            layers.Add(new Linear<double>((2 * i).ToString(CultureInfo.InvariantCulture), width, Hidden[i], rng: rng));
+            layers.Add(new Tanh<double>());
+            width = Hidden[i];
+        }
+        layers.Add(new Linear<double>((2 * Hidden.Length).ToString(CultureInfo.InvariantCulture), width, 1, rng: rng));
+        return new Sequential<double>([.. layers]);
+    }
+
+    private static Tensor<double> Points(int n, int d, int seed)
+    {
+        var rng = new Random(seed);
+        var t = Tensor<double>.Zeros(n, d);
+        for (int i = 0; i < t.Length; i++) t.Span[i] = 2 * rng.NextDouble() - 1;
+        return t;
+    }
+
+    private static double RelDiff(Tensor<double> a, Tensor<double> b)
+    {
+        double diff = 0, scale = 0;
+        for (int i = 0; i < a.Length; i++) { diff = Math.Max(diff, Math.Abs(a.Span[i] - b.Span[i])); scale = Math.Max(scale, Math.Abs(a.Span[i])); }
+        return diff / scale;
+    }
+}
