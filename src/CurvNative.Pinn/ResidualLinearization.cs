@@ -81,22 +81,17 @@ public sealed class ResidualLinearization
     public LinearOperator<double> JacobianOperator() => new DenseOperator<double>(Jacobian, Space.Flat(Rows), ParameterSpace);
 
     /// <summary>K = J J^T as a full symmetric N x N matrix (one SYRK: N^2 P flops, then the mirror).</summary>
-    public double[] KernelMatrix()
-    {
-        int n = Rows;
-        var k = new double[(long)n * n];
-        Blas.Syrk(false, n, Columns, 1.0, Jacobian.Span, Columns, 0.0, k, n);
-        DampedSolve.MirrorUpper(k, n);
-        return k;
-    }
+    public double[] KernelMatrix() => Gram(transposed: false);
 
     /// <summary>G = J^T J as a full symmetric P x P matrix (one SYRK: P^2 N flops, then the mirror).</summary>
-    public double[] GramianMatrix()
+    public double[] GramianMatrix() => Gram(transposed: true);
+
+    private double[] Gram(bool transposed)
     {
-        int p = Columns;
-        var g = new double[(long)p * p];
-        Blas.Syrk(true, p, Rows, 1.0, Jacobian.Span, p, 0.0, g, p);
-        DampedSolve.MirrorUpper(g, p);
+        int size = transposed ? Columns : Rows, inner = transposed ? Rows : Columns;
+        var g = new double[(long)size * size];
+        Blas.Syrk(transposed, size, inner, 1.0, Jacobian.Span, Columns, 0.0, g, size);
+        DampedSolve.MirrorUpper(g, size);
         return g;
     }
 }

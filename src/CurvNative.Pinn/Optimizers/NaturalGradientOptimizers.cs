@@ -5,38 +5,50 @@ using CurvNative.Tensors;
 
 namespace CurvNative.Pinn.Optimizers;
 
+/// <summary>An optimizer whose step is theta -= eta phi for a direction phi computed from the linearisation (r, J) of
+/// the step's batch, eta from the step-size rule.</summary>
+public abstract class LinearizedOptimizer(StepSizeRule rule) : PinnOptimizer
+{
+    /// <summary>phi for step <paramref name="step"/>, and a note on how it was computed (null when unremarkable).</summary>
+    protected abstract (Tensor<double> Direction, string? Note) Direction(ResidualLinearization lin, long step);
+
+    /// <inheritdoc/>
+    public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
+    {
+        ArgumentNullException.ThrowIfNull(map);
+        var lin = map.Linearize(batch);
+        var (phi, remark) = Direction(lin, step);
+        var (eta, note) = TakeStep(map, batch, phi.Span, rule);
+        return new PinnStepInfo(lin.Loss, eta, note ?? remark);
+    }
+}
+
 /// <summary>ENGD with the dense damped Gramian: theta -= eta (J^T J + lambda I)^-1 J^T r (for small P; the reference).</summary>
-public sealed class EngdOptimizer(double damping, StepSizeRule rule) : PinnOptimizer
+public sealed class EngdOptimizer(double damping, StepSizeRule rule) : LinearizedOptimizer(rule)
 {
     /// <inheritdoc/>
     public override string Name => "engd";
 
     /// <inheritdoc/>
-    public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
+    protected override (Tensor<double> Direction, string? Note) Direction(ResidualLinearization lin, long step)
     {
-        ArgumentNullException.ThrowIfNull(map);
-        var lin = map.Linearize(batch);
         var (phi, method) = NaturalGradient.Dense(lin, damping);
-        var (eta, note) = TakeStep(map, batch, phi.Span, rule);
-        return new PinnStepInfo(lin.Loss, eta, note ?? Describe(method, "J^T J + lambda I"));
+        return (phi, Describe(method, "J^T J + lambda I"));
     }
 }
 
 /// <summary>ENGD-Woodbury: theta -= eta J^T (J J^T + lambda I)^-1 r, the same step as <see cref="EngdOptimizer"/> by the
 /// push-through identity, at O(N^2 P) instead of O(P^3) (Guzmán-Cordero et al. 2025).</summary>
-public sealed class WoodburyOptimizer(double damping, StepSizeRule rule) : PinnOptimizer
+public sealed class WoodburyOptimizer(double damping, StepSizeRule rule) : LinearizedOptimizer(rule)
 {
     /// <inheritdoc/>
     public override string Name => "engd-woodbury";
 
     /// <inheritdoc/>
-    public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
+    protected override (Tensor<double> Direction, string? Note) Direction(ResidualLinearization lin, long step)
     {
-        ArgumentNullException.ThrowIfNull(map);
-        var lin = map.Linearize(batch);
         var (phi, method) = NaturalGradient.Woodbury(lin, damping);
-        var (eta, note) = TakeStep(map, batch, phi.Span, rule);
-        return new PinnStepInfo(lin.Loss, eta, note ?? Describe(method, "J J^T + lambda I"));
+        return (phi, Describe(method, "J J^T + lambda I"));
     }
 }
 
@@ -104,20 +116,17 @@ public sealed class SpringOptimizer : PinnOptimizer
 
 /// <summary>ENGD with the kernel replaced by its randomized Nyström sketch of size L (sketch-and-solve; see
 /// <see cref="NaturalGradient.Nystrom"/>): O(N P L + N L^2) per step instead of O(N^2 P).</summary>
-public sealed class NystromOptimizer(double damping, int sketch, StepSizeRule rule, int seed) : PinnOptimizer
+public sealed class NystromOptimizer(double damping, int sketch, StepSizeRule rule, int seed) : LinearizedOptimizer(rule)
 {
     /// <inheritdoc/>
     public override string Name => "nystrom";
 
     /// <inheritdoc/>
-    public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
+    protected override (Tensor<double> Direction, string? Note) Direction(ResidualLinearization lin, long step)
     {
-        ArgumentNullException.ThrowIfNull(map);
-        var lin = map.Linearize(batch);
         var rng = new Random(PinnBatch.Mix(seed ^ 0x5bd1e995, step)); // a sketch per step, reproducible on resume
         var (phi, _, method) = NaturalGradient.Nystrom(lin, damping, Math.Min(sketch, lin.Rows), rng);
-        var (eta, note) = TakeStep(map, batch, phi.Span, rule);
-        return new PinnStepInfo(lin.Loss, eta, note ?? Describe(method, "Nyström core"));
+        return (phi, Describe(method, "Nyström core"));
     }
 }
 
