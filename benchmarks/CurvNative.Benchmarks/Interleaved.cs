@@ -20,10 +20,10 @@ internal sealed class Interleaved
         return this;
     }
 
-    /// <summary>Warms every workload up (<see cref="RatioMode.Warm"/>), then runs the rounds.</summary>
+    /// <summary>Warms every workload up (<see cref="RatioMode.Warm"/>; none for 0), then runs the rounds.</summary>
     public void Run(int warmup)
     {
-        foreach (var w in _work) RatioMode.Warm(w.Run, warmup);
+        if (warmup > 0) foreach (var w in _work) RatioMode.Warm(w.Run, warmup);
         GC.Collect();
         GC.WaitForPendingFinalizers();
         int rounds = _work.Max(w => w.Rounds);

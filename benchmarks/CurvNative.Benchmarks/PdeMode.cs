@@ -9,7 +9,7 @@ using CurvNative.Tensors;
 namespace CurvNative.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release -- pde --threads T [--rounds R]</c>: the PDE-operator workload of Dangel et al. 2025
+/// <c>dotnet run -c Release -- pde --threads T [--rounds R] [--no-warmup]</c>: the PDE-operator workload of Dangel et al. 2025
 /// (tanh MLP D -> 768 -> 768 -> 512 -> 512 -> 1, float64, N = 256): exact Laplacian at D = 50 by collapsed, standard
 /// Taylor mode and nested autodiff, the biharmonic at D = 5 and the stochastic Laplacian with R = 16 directions,
 /// interleaved rounds, against PyTorch (tools/bench_pde_torch.py: a plain-torch forward Laplacian and nested double
@@ -24,6 +24,8 @@ internal static class PdeMode
         var rest = new List<string>(args.Skip(1));
         int threads = Program.TakeOption(rest, "--threads") ?? 1;
         int rounds = Program.TakeOption(rest, "--rounds") ?? 3;
+        // 0 is allowed: every call is seconds of GEMMs, the JIT's share is small.
+        int warmup = rest.Remove("--no-warmup") ? 0 : 1;
         if (!ThreadEnv.IsPinned(threads)) return ThreadEnv.Reexec(threads, args);
         ThreadEnv.PinOpenBlas(threads);
         var root = RatioMode.FindRepoRoot();
@@ -52,7 +54,7 @@ internal static class PdeMode
             .Add("bih standard", () => PdeOps.Evaluate(modelBih, xBih, bih, TaylorMode.Standard), rounds)
             .Add("stoch collapsed", () => PdeOps.Evaluate(model, x, stoch, TaylorMode.Collapsed), rounds)
             .Add("stoch standard", () => PdeOps.Evaluate(model, x, stoch, TaylorMode.Standard), rounds);
-        work.Run(warmup: 1);
+        work.Run(warmup);
         double gemmGflops = 2.0 * 1024 * 1024 * 1024 / work.Median("dgemm") / 1e6;
 
         // GEMM FLOPs of the collapsed Laplacian: 1 + D rows per point into the first layer, 2 + D after it.

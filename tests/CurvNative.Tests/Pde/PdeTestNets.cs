@@ -1,5 +1,6 @@
 using CurvNative.Autodiff;
 using CurvNative.NN.Modules;
+using CurvNative.Pde;
 using CurvNative.Tensors;
 using Xunit;
 
@@ -39,6 +40,17 @@ internal static class PdeTestNets
         var t = Tensor<T>.Zeros(n, d);
         for (int i = 0; i < t.Length; i++) t.Span[i] = T.CreateTruncating(scale * (2 * rng.NextDouble() - 1));
         return t;
+    }
+
+    /// <summary>The operator in the three modes, standard and collapsed checked against nested to <paramref name="rtol"/>.</summary>
+    public static (PdeResult<double> Nested, PdeResult<double> Standard, PdeResult<double> Collapsed) ModesAgree(Module<double> model, Tensor<double> x, PdeOperator<double> op, double rtol)
+    {
+        var nested = PdeOps.Apply(model, x, op, TaylorMode.Nested);
+        var standard = PdeOps.Apply(model, x, op, TaylorMode.Standard);
+        var collapsed = PdeOps.Apply(model, x, op, TaylorMode.Collapsed);
+        AssertRelative(nested.Values.Value, standard.Values.Value, rtol, $"{op}: standard vs nested");
+        AssertRelative(nested.Values.Value, collapsed.Values.Value, rtol, $"{op}: collapsed vs nested");
+        return (nested, standard, collapsed);
     }
 
     public static void AssertRelative(Tensor<double> expected, Tensor<double> actual, double rtol, string what)

@@ -25,11 +25,7 @@ public class TaylorModeTests
         var model = Mlp<double>(d, activation, seed: d);
         var x = Points<double>(n, d, seed: 7 + d);
         var op = PdeOperator<double>.Laplacian(d);
-        var nested = PdeOps.Apply(model, x, op, TaylorMode.Nested);
-        var standard = PdeOps.Apply(model, x, op, TaylorMode.Standard);
-        var collapsed = PdeOps.Apply(model, x, op, TaylorMode.Collapsed);
-        AssertRelative(nested.Values.Value, standard.Values.Value, 1e-12, "standard vs nested");
-        AssertRelative(nested.Values.Value, collapsed.Values.Value, 1e-12, "collapsed vs nested");
+        var (nested, standard, collapsed) = ModesAgree(model, x, op, 1e-12);
         AssertRelative(nested.Gradient!.Value, collapsed.Gradient!.Value, 1e-12, "input gradient");
         AssertRelative(nested.Output.Value, collapsed.Output.Value, 1e-14, "u");
         Assert.Equal(2 + d, collapsed.PropagatedVectors);
@@ -48,11 +44,7 @@ public class TaylorModeTests
         var model = Mlp<double>(d, activation, hidden: 6, seed: 3 + d);
         var x = Points<double>(n, d, seed: 11);
         var op = PdeOperator<double>.Biharmonic(d);
-        var nested = PdeOps.Apply(model, x, op, TaylorMode.Nested);
-        var standard = PdeOps.Apply(model, x, op, TaylorMode.Standard);
-        var collapsed = PdeOps.Apply(model, x, op, TaylorMode.Collapsed);
-        AssertRelative(nested.Values.Value, standard.Values.Value, 1e-11, "standard vs nested");
-        AssertRelative(nested.Values.Value, collapsed.Values.Value, 1e-11, "collapsed vs nested");
+        var (nested, standard, collapsed) = ModesAgree(model, x, op, 1e-11);
         int r = d * d;
         Assert.Equal(1 + 3 * r + 1, collapsed.PropagatedVectors);
         Assert.Equal(1 + 4 * r, standard.PropagatedVectors);
