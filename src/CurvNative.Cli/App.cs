@@ -42,6 +42,7 @@ internal static class App
             AnalysisCommands.Solve(context),
             AnalysisCommands.Density(context),
             PdeCommand.Create(context),
+            PinnCommand.Create(context),
         };
         root.Options.Add(threads);
 

@@ -66,6 +66,49 @@ internal static unsafe partial class Blas
         }
     }
 
+    [LibraryImport(OpenBlas, EntryPoint = "cblas_strsm")]
+    private static partial void Strsm(int order, int side, int uplo, int transA, int diag, int m, int n, float alpha, float* a, int lda, float* b, int ldb);
+
+    [LibraryImport(OpenBlas, EntryPoint = "cblas_dtrsm")]
+    private static partial void Dtrsm(int order, int side, int uplo, int transA, int diag, int m, int n, double alpha, double* a, int lda, double* b, int ldb);
+
+    /// <summary>
+    /// B[m,n] = B L^-T in place (row-major, B's row stride n) for the lower triangle L of the row-major n x n matrix
+    /// <paramref name="lower"/> (the strict upper triangle is not read), as a Cholesky factor from
+    /// <see cref="Lapack.Cholesky{T}"/> leaves it: the rows of B solved against L^T (xTRSM, side right).
+    /// </summary>
+    public static void SolveLowerTransposedRight<T>(int m, int n, ReadOnlySpan<T> lower, Span<T> b) where T : unmanaged
+    {
+        if (m == 0 || n == 0) return;
+        if (lower.Length < (long)n * n) throw new ArgumentException($"L has {lower.Length} elements, too few for [{n}, {n}].", nameof(lower));
+        if (b.Length < (long)m * n) throw new ArgumentException($"B has {b.Length} elements, too few for [{m}, {n}].", nameof(b));
+        const int right = 142, lowerTriangle = 122, nonUnit = 131;
+        fixed (T* pl = lower) fixed (T* pb = b)
+        {
+            if (typeof(T) == typeof(float)) Strsm(RowMajor, right, lowerTriangle, Trans, nonUnit, m, n, 1f, (float*)pl, n, (float*)pb, n);
+            else if (typeof(T) == typeof(double)) Dtrsm(RowMajor, right, lowerTriangle, Trans, nonUnit, m, n, 1d, (double*)pl, n, (double*)pb, n);
+            else throw new NotSupportedException($"TRSM supports float and double, not {typeof(T).Name}.");
+        }
+    }
+
+    [LibraryImport(OpenBlas, EntryPoint = "openblas_set_num_threads")]
+    private static partial void OpenBlasSetNumThreads(int threads);
+
+    [LibraryImport(OpenBlas, EntryPoint = "openblas_get_num_threads")]
+    private static partial int OpenBlasGetNumThreads();
+
+    /// <summary>OpenBLAS's thread count for the following calls (openblas_set_num_threads; the environment variable
+    /// OPENBLAS_NUM_THREADS only counts when the library loads).</summary>
+    public static int Threads
+    {
+        get => OpenBlasGetNumThreads();
+        set
+        {
+            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), $"The thread count must be positive, got {value}.");
+            OpenBlasSetNumThreads(value);
+        }
+    }
+
     /// <summary>C[m,n] = alpha op(A) op(B) + beta C, row-major, op(A) is [m,k], op(B) is [k,n].</summary>
     public static void Gemm<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
