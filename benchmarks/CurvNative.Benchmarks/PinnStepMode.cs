@@ -50,7 +50,7 @@ internal static class PinnStepMode
         }
         double gemmRate = 2.0 * g * g * g / best["dgemm"] / 1e9;
         double syrkRate = (double)n * n * p / best["kernel J J^T (SYRK)"] / 1e9;
-        Console.WriteLine($"poisson5d engd-woodbury step: N = {n}, P = {p}, OpenBLAS threads {Blas.Threads}, min over {rounds} rounds, load {File.ReadAllText("/proc/loadavg").Trim()}");
+        Console.WriteLine($"poisson5d engd-woodbury step: N = {n}, P = {p}, OpenBLAS threads {ThreadEnv.OpenBlasThreads}, min over {rounds} rounds, load {File.ReadAllText("/proc/loadavg").Trim()}");
         Console.WriteLine($"| phase | time [s] |");
         Console.WriteLine($"|---|---|");
         foreach (var (what, seconds) in best) Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| {what} | {seconds:F3} |"));

@@ -41,7 +41,6 @@ internal static class PinnCommand
         var boundary = new Option<int?>("--boundary") { Description = "Boundary points per step.", HelpName = "M", CustomParser = r => (int?)ParseLong(r, "--boundary") };
         var evalPoints = CliOptions.PositiveInt("--eval-points", "Held-out points of the relative L2 error.", 30_000, "E");
         var evalEvery = CliOptions.PositiveInt("--eval-every", "Evaluate (and print) every K steps.", 10, "K");
-        var threads = new Option<int?>("--threads") { Description = "OpenBLAS threads (default: OpenBLAS's own choice).", HelpName = "T", CustomParser = r => (int?)ParseLong(r, "--threads") };
         var resume = new Option<string?>("--resume") { Description = "Continue the run whose checkpoint is in this directory (same problem, optimizer and sizes).", HelpName = "DIR" };
         var quiet = new Option<bool>("--quiet") { Description = "No progress lines." };
         var checkpointEvery = PositiveDouble("--checkpoint-every", "Write the checkpoint every this many seconds (default 60).", "SECONDS");
@@ -49,7 +48,7 @@ internal static class PinnCommand
         var command = new Command("pinn", "Train a physics-informed network with energy natural gradients (ENGD, ENGD-Woodbury, SPRING, Nyström, Hessian-free) or Adam.")
         {
             problem, optimizer, budget, steps, seed, outDir, lr, lineSearch, damping, momentum, sketch, normConstraint,
-            hidden, interior, boundary, evalPoints, evalEvery, threads, resume, quiet, checkpointEvery,
+            hidden, interior, boundary, evalPoints, evalEvery, resume, quiet, checkpointEvery,
         };
         command.SetAction(parsed =>
         {
@@ -60,7 +59,7 @@ internal static class PinnCommand
                 Out: parsed.GetRequiredValue(outDir), LearningRate: parsed.GetValue(lr), Damping: parsed.GetValue(damping),
                 Momentum: parsed.GetValue(momentum), Sketch: parsed.GetValue(sketch), NormConstraint: parsed.GetValue(normConstraint),
                 Hidden: parsed.GetValue(hidden), Interior: parsed.GetValue(interior), Boundary: parsed.GetValue(boundary),
-                EvalPoints: parsed.GetValue(evalPoints), EvalEvery: parsed.GetValue(evalEvery), Threads: parsed.GetValue(threads),
+                EvalPoints: parsed.GetValue(evalPoints), EvalEvery: parsed.GetValue(evalEvery),
                 Resume: parsed.GetValue(resume), Quiet: parsed.GetValue(quiet), CheckpointSeconds: parsed.GetValue(checkpointEvery) ?? 60);
             if (run.Budget is null && run.Steps is null) throw CliException.Usage("give --time-budget SECONDS or --steps K.");
             if (run.LearningRate is not null && parsed.GetValue(lineSearch)) throw CliException.Usage("--lr and --line-search exclude each other.");
@@ -71,14 +70,13 @@ internal static class PinnCommand
 
     private sealed record RunSettings(PinnProblem Problem, string Optimizer, double? Budget, long? Steps, int Seed, string Out,
         double? LearningRate, double? Damping, double? Momentum, int? Sketch, double? NormConstraint, string? Hidden,
-        int? Interior, int? Boundary, int EvalPoints, int EvalEvery, int? Threads, string? Resume, bool Quiet, double CheckpointSeconds);
+        int? Interior, int? Boundary, int EvalPoints, int EvalEvery, string? Resume, bool Quiet, double CheckpointSeconds);
 
     private static int Run(CliContext context, RunSettings s)
     {
         var problem = s.Problem;
         var hidden = s.Hidden is null ? problem.DefaultHidden.ToArray() : ParseHidden(s.Hidden);
         int interior = s.Interior ?? problem.DefaultInterior, boundary = s.Boundary ?? problem.DefaultBoundary;
-        if (s.Threads is { } t) BlasThreads.Count = t;
         var optimizer = Create(() => new PinnOptimizerSettings(s.Optimizer, s.LearningRate, s.Damping, s.Momentum, s.Sketch, s.NormConstraint, s.Seed, interior + boundary).Create(), null);
         string dir = PrepareDirectory(s.Out);
         var model = PinnNetwork.Mlp(problem.Dimension, hidden, s.Seed);
@@ -94,7 +92,7 @@ internal static class PinnCommand
 
         var output = context.Out;
         if (!s.Quiet)
-            output.WriteLine($"pinn: {problem.Name} ({problem.Description}), {optimizer.Name}, P = {parameters}, N = {interior} + {boundary}, OpenBLAS threads {BlasThreads.Count}");
+            output.WriteLine($"pinn: {problem.Name} ({problem.Description}), {optimizer.Name}, P = {parameters}, N = {interior} + {boundary}, threads {CurvNative.Threading.ThreadSettings.Count} (--threads)");
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cancel.Cancel(); };
         Console.CancelKeyPress += onCancel;

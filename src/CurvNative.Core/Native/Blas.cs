@@ -91,24 +91,6 @@ internal static unsafe partial class Blas
         }
     }
 
-    [LibraryImport(OpenBlas, EntryPoint = "openblas_set_num_threads")]
-    private static partial void OpenBlasSetNumThreads(int threads);
-
-    [LibraryImport(OpenBlas, EntryPoint = "openblas_get_num_threads")]
-    private static partial int OpenBlasGetNumThreads();
-
-    /// <summary>OpenBLAS's thread count for the following calls (openblas_set_num_threads; the environment variable
-    /// OPENBLAS_NUM_THREADS only counts when the library loads).</summary>
-    public static int Threads
-    {
-        get => OpenBlasGetNumThreads();
-        set
-        {
-            if (value < 1) throw new ArgumentOutOfRangeException(nameof(value), $"The thread count must be positive, got {value}.");
-            OpenBlasSetNumThreads(value);
-        }
-    }
-
     /// <summary>C[m,n] = alpha op(A) op(B) + beta C, row-major, op(A) is [m,k], op(B) is [k,n].</summary>
     public static void Gemm<T>(bool transA, bool transB, int m, int n, int k, T alpha,
         ReadOnlySpan<T> a, int lda, ReadOnlySpan<T> b, int ldb, T beta, Span<T> c, int ldc)
