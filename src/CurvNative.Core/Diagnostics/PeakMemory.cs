@@ -23,8 +23,9 @@ public static class PeakMemory
     /// Runs <paramref name="action"/> once and returns its peak live managed memory in bytes above what was live
     /// before it started (so the model, the data and anything else held outside the action are excluded, and
     /// what the action returns and drops counts only while it is live). Measurements do not nest and run one at a
-    /// time. Other threads allocating meanwhile (a test runner's, a logger's) can only add to a run's peak, so with
-    /// <paramref name="repeats"/> &gt; 1 the action runs that many times and the smallest peak is returned.
+    /// time. Other threads (a test runner's, a logger's) can allocate during a run, which adds to its peak, and objects
+    /// of theirs that were live at the baseline can die during it, which subtracts; so with <paramref name="repeats"/>
+    /// &gt; 1 the action runs that many times and the median peak is returned (robust to a minority of disturbed runs).
     /// </summary>
     public static long Measure(Action action, int repeats = 1)
     {
@@ -33,7 +34,7 @@ public static class PeakMemory
         lock (Gate)
         {
             if (s_active) throw new InvalidOperationException("PeakMemory.Measure does not nest.");
-            long best = long.MaxValue;
+            var peaks = new long[repeats];
             for (int r = 0; r < repeats; r++)
             {
                 long baseline = Live();
@@ -41,9 +42,10 @@ public static class PeakMemory
                 s_active = true;
                 try { action(); }
                 finally { s_active = false; }
-                best = Math.Min(best, Math.Max(s_peak, Live()) - baseline);
+                peaks[r] = Math.Max(s_peak, Live()) - baseline;
             }
-            return best;
+            Array.Sort(peaks);
+            return peaks[repeats / 2];
         }
     }
 

@@ -44,7 +44,7 @@ public class NativeConvTests
 
     // ---------------------------------------------------------------------------------------------
 
-    private static void ForwardCase<T>(string name) where T : unmanaged
+    internal static void ForwardCase<T>(string name) where T : unmanaged
     {
         var g = Geometry(name);
         double[] x = Round<T>(Random(g.InputLength, Seed(name, 1))), w = Round<T>(Random(g.WeightLength, Seed(name, 2)));
@@ -62,7 +62,7 @@ public class NativeConvTests
         AssertClose(ConvReference.InputGrad(g, gy, w), ToDouble(gx), ConvReference.InputGrad(g, Abs(gy), Abs(w)), Tolerance<T>(), $"input grad {name}");
     }
 
-    private static void WeightGradCase<T>(string name) where T : unmanaged
+    internal static void WeightGradCase<T>(string name) where T : unmanaged
     {
         var g = Geometry(name);
         double[] x = Round<T>(Random(g.InputLength, Seed(name, 1))), gy = Round<T>(Random(g.OutputLength, Seed(name, 3)));
@@ -176,17 +176,6 @@ public class NativeConvTests
         }
     }
 
-    [System.Runtime.InteropServices.DllImport("libopenblas.so.0")]
-    private static extern int openblas_get_num_threads();
-
-    [Fact]
-    public void Threaded_kernels_restore_the_OpenBLAS_thread_count()
-    {
-        int before = openblas_get_num_threads();
-        ForwardCase<float>("threaded_image_chunks");
-        WeightGradCase<double>("threaded_batched_chunks");
-        Assert.Equal(before, openblas_get_num_threads());
-    }
 
     [Fact]
     public async Task Concurrent_callers_get_correct_results()
@@ -201,5 +190,23 @@ public class NativeConvTests
             }
         }));
         await Task.WhenAll(tasks);
+    }
+}
+
+/// <summary>OpenBLAS's thread count is process-wide, and serial sections elsewhere (eigendecompositions, parallel
+/// batches) change it while they run: this check runs alone, in the thread-settings collection.</summary>
+[Collection("ThreadSettings")]
+public class NativeConvThreadCountTests
+{
+    [System.Runtime.InteropServices.DllImport("libopenblas.so.0")]
+    private static extern int openblas_get_num_threads();
+
+    [Fact]
+    public void Threaded_kernels_restore_the_OpenBLAS_thread_count()
+    {
+        int before = openblas_get_num_threads();
+        NativeConvTests.ForwardCase<float>("threaded_image_chunks");
+        NativeConvTests.WeightGradCase<double>("threaded_batched_chunks");
+        Assert.Equal(before, openblas_get_num_threads());
     }
 }
