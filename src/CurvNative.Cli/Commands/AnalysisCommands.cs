@@ -222,14 +222,15 @@ internal static class AnalysisCommands
         var steps = CliOptions.PositiveInt("--steps", "Lanczos steps per probe.", 40);
         var points = CliOptions.PositiveInt("--points", "Grid points.", 400);
         var output = CliOptions.OutputFile("--out", "Output JSON: grid and density.");
-        var plot = CliOptions.OutputFile("--plot", "Output SVG plot of the density.");
-        return Make("density", "Spectral density of a curvature matrix by stochastic Lanczos quadrature, with an SVG plot.", context,
-            [method, probes, steps, points, output, plot], ["--out", "--plot"],
+        var plot = ChartFiles.Option("Plots of the density (log-scaled density; log-scaled eigenvalues for a PSD curvature).", required: true);
+        return Make("density", "Spectral density of a curvature matrix by stochastic Lanczos quadrature, with PNG/SVG plots.", context,
+            [method, probes, steps, points, output, plot], ["--out"],
             (parsed, c, progress) => new DensityRun(parsed, c, progress, parsed.GetValue(probes), parsed.GetValue(steps), parsed.GetValue(points),
-                parsed.GetRequiredValue(output), parsed.GetRequiredValue(plot)), out _);
+                parsed.GetRequiredValue(output), ChartFiles.Check(parsed.GetValue(plot))), out _);
     }
 
-    private sealed class DensityRun(ParseResult parsed, CurvatureCommandOptions c, Progress progress, int probes, int steps, int points, string outPath, string plotPath) : Generic
+    private sealed class DensityRun(ParseResult parsed, CurvatureCommandOptions c, Progress progress, int probes, int steps, int points, string outPath,
+        IReadOnlyList<string> plotPaths) : Generic
     {
         public override void Run<T>()
         {
@@ -237,20 +238,14 @@ internal static class AnalysisCommands
             int m = Math.Min(steps, op.Columns);
             int seed = parsed.GetValue(c.Seed);
             var result = progress.Step("stochastic Lanczos quadrature", () => Spectrum.Estimate(op, probes, m, points, seed));
-            var plotter = new SvgPlot
-            {
-                Title = $"Spectral density of the {parsed.GetValue(c.Curvature)} ({op.Columns:N0} parameters)",
-                XLabel = result.LogScale ? "log10(eigenvalue)   (eigenvalues below 1e-8 of the largest, e.g. zeros, are not shown)" : "eigenvalue",
-                YLabel = "density",
-                LogY = true,
-            }.Add("SLQ", result.Grid, result.Density);
-            string svg = plotter.Render();
+            var chart = Spectrum.Chart($"Spectral density of the {parsed.GetValue(c.Curvature)} ({op.Columns:N0} parameters)", result.LogScale)
+                .Add($"SLQ, {probes} probes x {m} Lanczos steps", result.Eigenvalues, result.Density);
             var json = JsonSerializer.Serialize(new
             {
                 grid = result.Grid, density = result.Density, log_scale = result.LogScale, probes, lanczos_steps = m, matvecs = result.MatVecs,
             }, Json);
             AtomicFile.WriteAllText(outPath, json);
-            AtomicFile.WriteAllText(plotPath, svg);
+            ChartFiles.Write(chart, plotPaths);
         }
     }
 
