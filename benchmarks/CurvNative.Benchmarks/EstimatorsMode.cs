@@ -2,11 +2,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CurvNative.Interop;
 using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
 using CurvNative.Operators;
 using CurvNative.Operators.Curvature;
+using CurvNative.Plots;
 using CurvNative.Solvers.Eigen;
 using CurvNative.Solvers.Estimators;
 using CurvNative.Tensors;
@@ -48,14 +50,26 @@ internal static class EstimatorsMode
         sb.AppendLine($"## Relative error vs matrix-vector products: GGN of MLP 64-32-10 (P = {ggn.Columns}, N = 256, float64), mean over {seeds} seeds").AppendLine();
         sb.AppendLine("| matvecs | " + string.Join(" | ", budgets) + " |");
         sb.AppendLine("|---|" + string.Concat(budgets.Select(_ => "---:|")));
+        var chart = new LineChart($"Estimator error on the GGN of an MLP 64-32-10 (P = {ggn.Columns}, mean over {seeds} seeds)",
+            "matrix-vector products", "relative error") { XScale = AxisScale.Log10, YScale = AxisScale.Log10 };
         void Line(string name, Func<int, int, double> error)
-            => sb.AppendLine($"| {name} | " + string.Join(" | ", budgets.Select(m => Enumerable.Range(0, seeds).Average(s => error(m, s)).ToString("E2", CultureInfo.InvariantCulture))) + " |");
+        {
+            var errors = budgets.Select(m => Enumerable.Range(0, seeds).Average(s => error(m, s))).ToArray();
+            sb.AppendLine($"| {name} | " + string.Join(" | ", errors.Select(e => e.ToString("E2", CultureInfo.InvariantCulture))) + " |");
+            chart.Add(name, budgets.Select(m => (double)m).ToArray(), errors, markers: true);
+        }
         Line("trace: Hutchinson", (m, s) => Math.Abs(TraceEstimators.Hutchinson(ggn, m, seed: s).Estimate - trace) / trace);
         Line("trace: Hutch++", (m, s) => Math.Abs(TraceEstimators.HutchPlusPlus(ggn, m, seed: s).Estimate - trace) / trace);
         Line("trace: XTrace", (m, s) => Math.Abs(TraceEstimators.XTrace(ggn, m, seed: s).Estimate - trace) / trace);
         double DiagError(Tensor<double> d) => Math.Sqrt(d.Span.ToArray().Zip(exact.Span.ToArray()).Sum(p => (p.First - p.Second) * (p.First - p.Second))) / diagNorm;
         Line("diagonal: Hutchinson", (m, s) => DiagError(DiagonalEstimators.Hutchinson(ggn, m, seed: s).Diagonal));
         Line("diagonal: XDiag", (m, s) => DiagError(DiagonalEstimators.XDiag(ggn, m, seed: s).Diagonal));
+        foreach (var format in new[] { ChartFormat.Png, ChartFormat.Svg })
+        {
+            var bytes = chart.Render(format);
+            AtomicFile.Write(Path.Combine(root, "benchmarks", "results", $"estimators-{threads}.{format.ToString().ToLowerInvariant()}"), stream => stream.Write(bytes));
+        }
+        sb.AppendLine().AppendLine($"![error against matrix-vector products](estimators-{threads}.png) (also [SVG](estimators-{threads}.svg))");
         sb.AppendLine();
 
         // (2) Top-10 Lanczos on the big MLP's Hessian against scipy eigsh on a torch HVP.

@@ -15,6 +15,16 @@ public enum AxisScale
     Log10,
 }
 
+/// <summary>The file formats a <see cref="LineChart"/> renders to.</summary>
+public enum ChartFormat
+{
+    /// <summary>PNG image (<c>.png</c>).</summary>
+    Png,
+
+    /// <summary>Standalone SVG document, UTF-8 (<c>.svg</c>).</summary>
+    Svg,
+}
+
 /// <summary>
 /// A line chart of one or more named series, rendered by ScottPlot as PNG or SVG: a title, axis labels, linear
 /// or logarithmic axes and a legend (shown when a series has a label). Used for spectral densities, estimator
@@ -100,6 +110,23 @@ public sealed class LineChart
     /// <summary>The chart as a standalone SVG document.</summary>
     /// <exception cref="InvalidOperationException">The chart has no series.</exception>
     public string RenderSvg() => Build().GetSvgXml(Width, Height);
+
+    /// <summary>The chart as the bytes of a file in <paramref name="format"/>.</summary>
+    /// <exception cref="InvalidOperationException">The chart has no series.</exception>
+    public byte[] Render(ChartFormat format) => format switch
+    {
+        ChartFormat.Png => RenderPng(),
+        ChartFormat.Svg => new System.Text.UTF8Encoding(false).GetBytes(RenderSvg()),
+        _ => throw new ArgumentOutOfRangeException(nameof(format), $"Expected Png or Svg, got {format}."),
+    };
+
+    /// <summary>The format named by a path's extension (.png or .svg, any case), or null for any other.</summary>
+    public static ChartFormat? FormatOf(string path) => Path.GetExtension(path).ToLowerInvariant() switch
+    {
+        ".png" => ChartFormat.Png,
+        ".svg" => ChartFormat.Svg,
+        _ => null,
+    };
 
     private Plot Build()
     {

@@ -30,7 +30,7 @@ internal static class ChartFiles
         var result = (paths ?? []).Where(p => p.Length > 0).ToList();
         foreach (var path in result)
         {
-            if (FormatOf(path) is null)
+            if (LineChart.FormatOf(path) is null)
                 throw CliException.Usage($"{path}: {option} writes PNG or SVG, so the path must end in .png or .svg, found '{Path.GetExtension(path)}'.");
             PathChecks.OutputFile(path, option);
         }
@@ -44,18 +44,8 @@ internal static class ChartFiles
     {
         foreach (var path in paths)
         {
-            if (FormatOf(path) == ".png")
-            {
-                var png = chart.RenderPng();
-                AtomicFile.Write(path, s => s.Write(png));
-            }
-            else AtomicFile.WriteAllText(path, chart.RenderSvg());
+            var bytes = chart.Render(LineChart.FormatOf(path) ?? throw new ArgumentException($"{path}: not a .png or .svg path.", nameof(paths)));
+            AtomicFile.Write(path, s => s.Write(bytes));
         }
-    }
-
-    private static string? FormatOf(string path)
-    {
-        var extension = Path.GetExtension(path).ToLowerInvariant();
-        return extension is ".png" or ".svg" ? extension : null;
     }
 }

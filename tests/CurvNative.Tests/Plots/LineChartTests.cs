@@ -54,6 +54,18 @@ public sealed class LineChartTests
         Assert.Equal(texts.Count + 1, withLegend.Count);
     }
 
+    [Fact]
+    public void RenderDispatchesOnTheFormatNamedByTheExtension()
+    {
+        Assert.Equal(ChartFormat.Png, LineChart.FormatOf("a/b.PNG"));
+        Assert.Equal(ChartFormat.Svg, LineChart.FormatOf("b.svg"));
+        Assert.Null(LineChart.FormatOf("b.pdf"));
+        Assert.Null(LineChart.FormatOf("png"));
+        var chart = Convergence();
+        Assert.Equal(PngSignature, chart.Render(ChartFormat.Png)[..8]);
+        Assert.Equal(chart.RenderSvg(), System.Text.Encoding.UTF8.GetString(chart.Render(ChartFormat.Svg)));
+    }
+
     [Theory]
     [InlineData(-5, "1e-5")]
     [InlineData(-3, "0.001")]
