@@ -10,8 +10,8 @@ public enum AxisScale
     /// <summary>Values as they are.</summary>
     Linear,
 
-    /// <summary>log10 of the values, labelled with the values (1e-3, 0.01, ..., 100, 1e3) and with minor ticks at
-    /// 2..9 times each power of ten. Points whose value is not positive are left out of their line.</summary>
+    /// <summary>log10 of the values, labelled with the values (1e-5, 0.001, 0.01, ..., 100, 1e4; also 2 and 5 times
+    /// the powers of ten on short ranges) and with minor ticks at 2..9 times each power of ten. Points whose value is not positive are left out of their line.</summary>
     Log10,
 }
 
@@ -140,7 +140,7 @@ public sealed class LineChart
         plot.Grid.MinorLineColor = Colors.Black.WithOpacity(0.04);
         plot.Grid.MinorLineWidth = 1;
 
-        double yLow = double.PositiveInfinity, yTop = double.NegativeInfinity;
+        double xLow = double.PositiveInfinity, xTop = double.NegativeInfinity, yLow = double.PositiveInfinity, yTop = double.NegativeInfinity;
         for (int s = 0; s < _series.Count; s++)
         {
             var series = _series[s];
@@ -149,6 +149,8 @@ public sealed class LineChart
             bool first = true;
             foreach (var (xs, ys) in Segments(series))
             {
+                xLow = Math.Min(xLow, xs.Min());
+                xTop = Math.Max(xTop, xs.Max());
                 yLow = Math.Min(yLow, ys.Min());
                 yTop = Math.Max(yTop, ys.Max());
                 var line = plot.Add.ScatterLine(xs, ys, Palette[s % Palette.Length]);
@@ -159,16 +161,16 @@ public sealed class LineChart
                 first = false;
             }
         }
-        if (_series.Any(s => s.Label.Length > 0)) plot.ShowLegend(Alignment.UpperRight);
+        if (_series.Any(s => s.Label.Length > 0)) plot.ShowLegend(LegendCorner(xLow, xTop, yLow, yTop));
 
-        if (XScale == AxisScale.Log10) plot.Axes.Bottom.TickGenerator = LogTicks();
+        if (XScale == AxisScale.Log10) plot.Axes.Bottom.TickGenerator = LogTicks(xLow, xTop);
         if (YScale == AxisScale.Log10)
         {
-            plot.Axes.Left.TickGenerator = LogTicks();
             // The vertical range is set here rather than by autoscaling, which would pad it by a fraction of the
             // full range, down to values MaxDecadesY excludes.
             double low = Math.Max(yLow, yTop - MaxDecadesY), pad = Math.Max(0.05 * (yTop - low), 0.1);
             plot.Axes.SetLimitsY(low - pad, yTop + pad);
+            plot.Axes.Left.TickGenerator = LogTicks(low - pad, yTop + pad);
         }
         return plot;
     }
@@ -177,6 +179,28 @@ public sealed class LineChart
     // back to the default family when the one asked for is missing.
     private static readonly string? SansFont =
         Fonts.GetTypeface("DejaVu Sans", false, false).FamilyName == "DejaVu Sans" ? "DejaVu Sans" : null;
+
+    /// <summary>The corner of the data area whose quarter holds the fewest points, so that the legend hides as
+    /// little of the lines as it can (points below the visible log range count as outside).</summary>
+    private Alignment LegendCorner(double xLow, double xTop, double yLow, double yTop)
+    {
+        if (YScale == AxisScale.Log10) yLow = Math.Max(yLow, yTop - MaxDecadesY);
+        double Fraction(double v, double lo, double hi) => hi > lo ? (v - lo) / (hi - lo) : 0.5;
+        var counts = new int[4]; // upper right, upper left, lower right, lower left
+        foreach (var series in _series)
+            foreach (var (xs, ys) in Segments(series))
+                for (int i = 0; i < xs.Length; i++)
+                {
+                    double fx = Fraction(xs[i], xLow, xTop), fy = Fraction(ys[i], yLow, yTop);
+                    if (fy < 0) continue;
+                    if (fx >= 0.55 && fy >= 0.6) counts[0]++;
+                    if (fx <= 0.45 && fy >= 0.6) counts[1]++;
+                    if (fx >= 0.55 && fy <= 0.4) counts[2]++;
+                    if (fx <= 0.45 && fy <= 0.4) counts[3]++;
+                }
+        Alignment[] corners = [Alignment.UpperRight, Alignment.UpperLeft, Alignment.LowerRight, Alignment.LowerLeft];
+        return corners[Array.IndexOf(counts, counts.Min())];
+    }
 
     /// <summary>The runs of drawable points of <paramref name="series"/>, in axis coordinates (log10 on a log axis).</summary>
     internal IEnumerable<(double[] X, double[] Y)> Segments(Series series)
@@ -206,21 +230,41 @@ public sealed class LineChart
 
     private static double Map(double v, AxisScale scale) => scale == AxisScale.Log10 ? Math.Log10(v) : v;
 
-    private static NumericAutomatic LogTicks() => new()
+    /// <summary>Ticks of a log10 axis showing [<paramref name="low"/>, <paramref name="high"/>] (in log10 units):
+    /// labelled at 1, 2 and 5 times the powers of ten when the range spans less than three decades (else at powers
+    /// of ten, every second or more one when there are many), minor ticks at 2..9 times each power of ten.</summary>
+    private static NumericManual LogTicks(double low, double high)
     {
-        MinorTickGenerator = new LogMinorTickGenerator(),
-        IntegerTicksOnly = true,
-        LabelFormatter = PowerOfTen,
-    };
-
-    /// <summary>The label of the tick at log10 value <paramref name="exponent"/>: 0.001 ... 1000 written out, else 1e-5.</summary>
-    internal static string PowerOfTen(double exponent)
-    {
-        int e = (int)Math.Round(exponent);
-        return Math.Abs(e) <= 3
-            ? Math.Pow(10, e).ToString("0.###", CultureInfo.InvariantCulture)
-            : string.Create(CultureInfo.InvariantCulture, $"1e{e}");
+        var ticks = new NumericManual();
+        foreach (var (at, label) in LogTickPositions(low, high))
+            if (label is null) ticks.AddMinor(at);
+            else ticks.AddMajor(at, label);
+        return ticks;
     }
+
+    /// <summary>The ticks of <see cref="LogTicks"/>: position in log10 units, label (null for a minor tick).</summary>
+    internal static List<(double At, string? Label)> LogTickPositions(double low, double high)
+    {
+        var ticks = new List<(double, string?)>();
+        int first = (int)Math.Floor(low), last = (int)Math.Ceiling(high);
+        double decades = high - low;
+        double[] labelled = decades < 3 ? [1, 2, 5] : [1];
+        int step = Math.Max(1, (int)Math.Ceiling(decades / 10));
+        for (int e = first; e <= last; e++)
+            for (int m = 1; m <= 9; m++)
+            {
+                double at = e + Math.Log10(m);
+                if (at < low || at > high) continue;
+                if (labelled.Contains(m) && (m > 1 || (e - first) % step == 0)) ticks.Add((at, TickLabel(m, e)));
+                else if (step == 1) ticks.Add((at, null));
+            }
+        return ticks;
+    }
+
+    /// <summary>The label of m 10^e: written out from 0.001 to 9000, else as 2e-5.</summary>
+    internal static string TickLabel(int mantissa, int exponent) => Math.Abs(exponent) <= 3
+        ? (mantissa * Math.Pow(10, exponent)).ToString("0.###", CultureInfo.InvariantCulture)
+        : string.Create(CultureInfo.InvariantCulture, $"{mantissa}e{exponent}");
 
     /// <summary>One line of the chart.</summary>
     /// <param name="Label">Legend text (empty: no legend entry).</param>

@@ -68,14 +68,28 @@ public sealed class LineChartTests
     }
 
     [Theory]
-    [InlineData(-5, "1e-5")]
-    [InlineData(-3, "0.001")]
-    [InlineData(-1, "0.1")]
-    [InlineData(0, "1")]
-    [InlineData(2, "100")]
-    [InlineData(3, "1000")]
-    [InlineData(4, "1e4")]
-    public void LogTickLabelsAreTheValues(double exponent, string label) => Assert.Equal(label, LineChart.PowerOfTen(exponent));
+    [InlineData(1, -5, "1e-5")]
+    [InlineData(1, -3, "0.001")]
+    [InlineData(2, -2, "0.02")]
+    [InlineData(1, 0, "1")]
+    [InlineData(5, 2, "500")]
+    [InlineData(1, 3, "1000")]
+    [InlineData(2, 4, "2e4")]
+    public void LogTickLabelsAreTheValues(int mantissa, int exponent, string label) => Assert.Equal(label, LineChart.TickLabel(mantissa, exponent));
+
+    [Fact]
+    public void ShortLogRangesAreLabelledAtOneTwoFiveAndLongOnesAtPowersOfTen()
+    {
+        string[] Labels(double low, double high) =>
+            [.. LineChart.LogTickPositions(low, high).Where(t => t.Label is not null).Select(t => t.Label!)];
+        // 12 .. 192 matrix-vector products: 1.08 .. 2.28 in log10.
+        Assert.Equal(["20", "50", "100"], Labels(Math.Log10(12), Math.Log10(192)));
+        Assert.Equal(["1e-8", "1e-7", "1e-6", "1e-5", "1e-4", "0.001", "0.01", "0.1", "1"], Labels(-8, 0));
+        // 30 decades: every third power of ten, no minor ticks.
+        var wide = LineChart.LogTickPositions(-30, 0);
+        Assert.Equal(["1e-30", "1e-27", "1e-24"], wide.Take(3).Select(t => t.Label));
+        Assert.DoesNotContain(wide, t => t.Label is null);
+    }
 
     [Fact]
     public void PointsALogAxisCannotShowSplitTheLine()
