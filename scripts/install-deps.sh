@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build and tests need, only those that are missing.
 # Idempotent: when everything is installed it does nothing (no apt-get update either).
+#   --bench   also the PyTorch side of the benchmark tables (python3-torch, numpy, scipy for tools/bench_*.py)
 set -euo pipefail
 
 # mpich + libmpich-dev: mpiexec for the MPI tests and mpi.h for kernels/mpi (libcurvnative_mpi.so).
-PACKAGES=(cmake g++ libopenblas-dev pocl-opencl-icd ocl-icd-opencl-dev mpich libmpich-dev)
+# fonts-dejavu-core: the text of the PNG/SVG charts (CurvNative.Plots draws with SkiaSharp, which needs a font).
+PACKAGES=(cmake g++ libopenblas-dev pocl-opencl-icd ocl-icd-opencl-dev mpich libmpich-dev fonts-dejavu-core)
+case "${1:-}" in
+    "") ;;
+    --bench) PACKAGES+=(python3-torch python3-numpy python3-scipy) ;;
+    *) echo "install-deps: unknown argument '$1' (expected nothing or --bench)" >&2; exit 2 ;;
+esac
 
 is_installed() {
     dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs missing system packages, builds and runs every test project of CurvNative.sln in Release,
-# prints each failure, and ends with one line "N passed, N failed" (", N skipped" when some were).
+# Installs missing system packages, builds and runs every test project of CurvNative.sln in Release, then packs
+# and runs the package sample (scripts/sample.sh), prints each failure, and ends with one line
+# "N passed, N failed" (", N skipped" when some were).
 # Exits non-zero when the build failed, a test failed, or no test ran.
 set -uo pipefail
 
@@ -36,6 +37,20 @@ for trx in "$RESULTS"/*.trx; do
     skipped=$((skipped + t - e))
 done
 
+# The packages as users take them: pack (no rebuild), run samples/CurvNative.Sample against the CurvNative package
+# from the local feed and install the dotnet tool (scripts/sample.sh); each of its checks counts as one test.
+if [ "$files" -gt 0 ]; then
+    echo
+    echo "==================== packages (scripts/sample.sh) ===================="
+    sample_out="$(bash scripts/sample.sh --no-build 2>&1)"
+    echo "$sample_out"
+    sample_passed=$(grep -c '^sample: PASS' <<<"$sample_out")
+    sample_failed=$(grep -c '^sample: FAIL' <<<"$sample_out")
+    if [ "$((sample_passed + sample_failed))" -eq 0 ]; then sample_failed=1; fi
+    passed=$((passed + sample_passed)); failed=$((failed + sample_failed))
+    if [ "$sample_failed" -gt 0 ]; then sample_failures="$(grep '^sample: FAIL' <<<"$sample_out")"; fi
+fi
+
 # Per-failure details from the TRX files (the console logger printed them too, interleaved with output).
 if [ "$failed" -gt 0 ]; then
     echo
@@ -61,6 +76,7 @@ if [ "$failed" -gt 0 ]; then
             infail && /<\/StackTrace>/ { instack = 0 }
         ' "$trx"
     done
+    if [ -n "${sample_failures:-}" ]; then echo "FAILED: $sample_failures (output above)"; fi
 fi
 
 exit_code=0

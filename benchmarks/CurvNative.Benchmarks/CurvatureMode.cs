@@ -30,6 +30,7 @@ internal static class CurvatureMode
         bool noTorch = rest.Remove("--no-torch");
         if (!ThreadEnv.IsPinned(threads)) return ThreadEnv.Reexec(threads, args);
         ThreadEnv.PinOpenBlas(threads);
+        noTorch = !PythonReference.Use(noTorch, PythonReference.DefaultPython, "curvature", "torch");
         var root = RatioMode.FindRepoRoot();
 
         var rows = new List<Row>();
@@ -168,16 +169,8 @@ internal static class CurvatureMode
     private static TorchTimes RunTorch(string root, int threads, int repeats)
     {
         var outFile = Path.Combine(Path.GetTempPath(), $"curvnative-torch-curv-{Environment.ProcessId}.json");
-        var psi = new ProcessStartInfo("/usr/bin/python3") { UseShellExecute = false, RedirectStandardOutput = true, WorkingDirectory = root };
-        foreach (var a in new[] { Path.Combine(root, "tools", "bench_torch.py"), "--threads", threads.ToString(CultureInfo.InvariantCulture),
-                     "--repeats", repeats.ToString(CultureInfo.InvariantCulture), "--out", outFile })
-            psi.ArgumentList.Add(a);
-        using (var p = Process.Start(psi)!)
-        {
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0) throw new InvalidOperationException($"tools/bench_torch.py exited with {p.ExitCode}.");
-        }
+        PythonReference.Run(PythonReference.DefaultPython, root, "bench_torch.py", "--threads", threads.ToString(CultureInfo.InvariantCulture),
+            "--repeats", repeats.ToString(CultureInfo.InvariantCulture), "--out", outFile);
         using var doc = JsonDocument.Parse(File.ReadAllText(outFile));
         File.Delete(outFile);
         var r = doc.RootElement;

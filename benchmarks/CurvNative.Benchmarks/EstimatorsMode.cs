@@ -2,11 +2,13 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using CurvNative.Interop;
 using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
 using CurvNative.Operators;
 using CurvNative.Operators.Curvature;
+using CurvNative.Plots;
 using CurvNative.Solvers.Eigen;
 using CurvNative.Solvers.Estimators;
 using CurvNative.Tensors;
@@ -26,8 +28,10 @@ internal static class EstimatorsMode
     {
         var rest = new List<string>(args.Skip(1));
         int threads = Program.TakeOption(rest, "--threads") ?? 1;
+        bool noTorch = rest.Remove("--no-torch");
         if (!ThreadEnv.IsPinned(threads)) return ThreadEnv.Reexec(threads, args);
         ThreadEnv.PinOpenBlas(threads);
+        bool torch = PythonReference.Use(noTorch, PythonReference.DefaultPython, "estimators", "torch", "numpy", "scipy");
         var root = RatioMode.FindRepoRoot();
         var sb = new StringBuilder();
         sb.AppendLine($"# Estimators and Lanczos, {threads} thread(s)").AppendLine();
@@ -48,14 +52,26 @@ internal static class EstimatorsMode
         sb.AppendLine($"## Relative error vs matrix-vector products: GGN of MLP 64-32-10 (P = {ggn.Columns}, N = 256, float64), mean over {seeds} seeds").AppendLine();
         sb.AppendLine("| matvecs | " + string.Join(" | ", budgets) + " |");
         sb.AppendLine("|---|" + string.Concat(budgets.Select(_ => "---:|")));
+        var chart = new LineChart($"Estimator error on the GGN of an MLP 64-32-10 (P = {ggn.Columns}, mean over {seeds} seeds)",
+            "matrix-vector products", "relative error") { XScale = AxisScale.Log10, YScale = AxisScale.Log10 };
         void Line(string name, Func<int, int, double> error)
-            => sb.AppendLine($"| {name} | " + string.Join(" | ", budgets.Select(m => Enumerable.Range(0, seeds).Average(s => error(m, s)).ToString("E2", CultureInfo.InvariantCulture))) + " |");
+        {
+            var errors = budgets.Select(m => Enumerable.Range(0, seeds).Average(s => error(m, s))).ToArray();
+            sb.AppendLine($"| {name} | " + string.Join(" | ", errors.Select(e => e.ToString("E2", CultureInfo.InvariantCulture))) + " |");
+            chart.Add(name, budgets.Select(m => (double)m).ToArray(), errors, markers: true);
+        }
         Line("trace: Hutchinson", (m, s) => Math.Abs(TraceEstimators.Hutchinson(ggn, m, seed: s).Estimate - trace) / trace);
         Line("trace: Hutch++", (m, s) => Math.Abs(TraceEstimators.HutchPlusPlus(ggn, m, seed: s).Estimate - trace) / trace);
         Line("trace: XTrace", (m, s) => Math.Abs(TraceEstimators.XTrace(ggn, m, seed: s).Estimate - trace) / trace);
         double DiagError(Tensor<double> d) => Math.Sqrt(d.Span.ToArray().Zip(exact.Span.ToArray()).Sum(p => (p.First - p.Second) * (p.First - p.Second))) / diagNorm;
         Line("diagonal: Hutchinson", (m, s) => DiagError(DiagonalEstimators.Hutchinson(ggn, m, seed: s).Diagonal));
         Line("diagonal: XDiag", (m, s) => DiagError(DiagonalEstimators.XDiag(ggn, m, seed: s).Diagonal));
+        foreach (var format in new[] { ChartFormat.Png, ChartFormat.Svg })
+        {
+            var bytes = chart.Render(format);
+            AtomicFile.Write(Path.Combine(root, "benchmarks", "results", $"estimators-{threads}.{format.ToString().ToLowerInvariant()}"), stream => stream.Write(bytes));
+        }
+        sb.AppendLine().AppendLine($"![error against matrix-vector products](estimators-{threads}.png) (also [SVG](estimators-{threads}.svg))");
         sb.AppendLine();
 
         // (2) Top-10 Lanczos on the big MLP's Hessian against scipy eigsh on a torch HVP.
@@ -65,24 +81,20 @@ internal static class EstimatorsMode
         var watch = Stopwatch.StartNew();
         var eig = Lanczos.Eigs(hessian, 10, EigenWhich.LargestMagnitude, new LanczosOptions { Tolerance = 1e-4, Seed = 1 });
         double ours = watch.Elapsed.TotalSeconds;
-        var psi = new ProcessStartInfo("/usr/bin/python3") { UseShellExecute = false, RedirectStandardOutput = true, WorkingDirectory = root };
-        foreach (var a in new[] { Path.Combine(root, "tools", "bench_eigsh.py"), "--threads", threads.ToString(CultureInfo.InvariantCulture), "--tol", "1e-4" })
-            psi.ArgumentList.Add(a);
-        string output;
-        using (var p = Process.Start(psi)!)
-        {
-            output = p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-        }
-        using var doc = JsonDocument.Parse(output);
-        double torch = doc.RootElement.GetProperty("seconds").GetDouble();
-        int torchMv = doc.RootElement.GetProperty("matvecs").GetInt32();
         sb.AppendLine($"## Top-10 largest-magnitude Hessian eigenvalues, MLP 784-256-256-10 (P = {hessian.Columns:N0}, batch 256, float32, tolerance 1e-4)").AppendLine();
         sb.AppendLine("| implementation | seconds | matvecs | ms per matvec | converged |");
         sb.AppendLine("|---|---:|---:|---:|---|");
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| CurvNative thick-restart Lanczos (each product re-runs forward + backward) | {ours:F2} | {eig.MatVecs} | {1000 * ours / eig.MatVecs:F1} | {eig.Converged} |"));
-        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| scipy eigsh (ARPACK) on a PyTorch HVP (gradient graph kept) | {torch:F2} | {torchMv} | {1000 * torch / torchMv:F1} | true |"));
-        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| ratio ours / PyTorch | {ours / torch:F2} | | | |"));
+        if (torch)
+        {
+            using var doc = JsonDocument.Parse(PythonReference.Run(PythonReference.DefaultPython, root, "bench_eigsh.py",
+                "--threads", threads.ToString(CultureInfo.InvariantCulture), "--tol", "1e-4"));
+            double seconds = doc.RootElement.GetProperty("seconds").GetDouble();
+            int torchMv = doc.RootElement.GetProperty("matvecs").GetInt32();
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| scipy eigsh (ARPACK) on a PyTorch HVP (gradient graph kept) | {seconds:F2} | {torchMv} | {1000 * seconds / torchMv:F1} | true |"));
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| ratio ours / PyTorch | {ours / seconds:F2} | | | |"));
+        }
+        else sb.AppendLine().AppendLine("PyTorch/scipy were not available in this run: their row is left out.");
         var table = sb.ToString();
         Console.WriteLine(table);
         File.WriteAllText(Path.Combine(root, "benchmarks", "results", $"estimators-{threads}.md"), table);

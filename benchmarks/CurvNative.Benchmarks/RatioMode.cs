@@ -54,7 +54,7 @@ internal static class RatioMode
             runs = Program.TakeOption(rest, "--runs") ?? 1;
             warmup = Program.TakeOption(rest, "--warmup") ?? 5;
             repeats = Program.TakeOption(rest, "--repeats") ?? 50;
-            python = TakeString(rest, "--python") ?? "/usr/bin/python3";
+            python = TakeString(rest, "--python") ?? PythonReference.DefaultPython;
             noTorch = rest.Remove("--no-torch");
             if (rest.Count > 0) throw new ArgumentException($"unknown arguments: {string.Join(' ', rest)}");
         }
@@ -65,6 +65,7 @@ internal static class RatioMode
         }
         if (!ThreadEnv.IsPinned(threads)) return ThreadEnv.Reexec(threads, args);
         ThreadEnv.PinOpenBlas(threads);
+        noTorch = !PythonReference.Use(noTorch, python, "ratio", "torch");
 
         var root = FindRepoRoot();
         var results = new List<RunResult>();
@@ -167,17 +168,9 @@ internal static class RatioMode
     private static void RunTorch(RunResult run, string root, string python, int threads, int warmup, int repeats)
     {
         var outFile = Path.Combine(Path.GetTempPath(), $"curvnative-torch-{Environment.ProcessId}-{threads}.json");
-        var psi = new ProcessStartInfo(python) { UseShellExecute = false, RedirectStandardOutput = true, WorkingDirectory = root };
-        foreach (var a in new[] { Path.Combine(root, "tools", "bench_torch.py"), "--threads", threads.ToString(),
-                     "--warmup", warmup.ToString(), "--repeats", repeats.ToString(), "--skip-second-order", "--out", outFile })
-            psi.ArgumentList.Add(a);
         // The environment is already pinned (ThreadEnv), so the script does not need to re-exec itself.
-        using (var p = Process.Start(psi)!)
-        {
-            p.StandardOutput.ReadToEnd();
-            p.WaitForExit();
-            if (p.ExitCode != 0) throw new InvalidOperationException($"{python} tools/bench_torch.py exited with {p.ExitCode}.");
-        }
+        PythonReference.Run(python, root, "bench_torch.py", "--threads", threads.ToString(), "--warmup", warmup.ToString(),
+            "--repeats", repeats.ToString(), "--skip-second-order", "--out", outFile);
         var json = File.ReadAllText(outFile);
         File.Delete(outFile);
         run.TorchJson = json;

@@ -261,14 +261,15 @@ internal static class AnalysisCommands
         var steps = CliOptions.PositiveInt("--steps", "Lanczos steps per probe (at most the dimension P).", 40, maximum: MaxProbes);
         var points = CliOptions.PositiveInt("--points", "Grid points.", 400, maximum: MaxPoints);
         var output = CliOptions.OutputFile("--out", "Output JSON: grid and density.");
-        var plot = CliOptions.OutputFile("--plot", "Output SVG plot of the density.");
-        return Make("density", "Spectral density of a curvature matrix by stochastic Lanczos quadrature, with an SVG plot.", context,
+        var plot = ChartFiles.Option("Plots of the density (log-scaled density; log-scaled eigenvalues for a PSD curvature).", required: true);
+        return Make("density", "Spectral density of a curvature matrix by stochastic Lanczos quadrature, with PNG/SVG plots.", context,
             [method, probes, steps, points, output, plot],
             (parsed, c, progress) => new DensityRun(parsed, c, progress, parsed.GetValue(probes), parsed.GetValue(steps), parsed.GetValue(points),
-                parsed.GetRequiredValue(output), parsed.GetRequiredValue(plot)), out _);
+                parsed.GetRequiredValue(output), ChartFiles.Check(parsed.GetValue(plot))), out _);
     }
 
-    private sealed class DensityRun(ParseResult parsed, CurvatureCommandOptions c, Progress progress, int probes, int steps, int points, string outPath, string plotPath) : Generic
+    private sealed class DensityRun(ParseResult parsed, CurvatureCommandOptions c, Progress progress, int probes, int steps, int points, string outPath,
+        IReadOnlyList<string> plotPaths) : Generic
     {
         public override void Run<T>()
         {
@@ -277,14 +278,8 @@ internal static class AnalysisCommands
             int seed = parsed.GetValue(c.Seed);
             var result = progress.Step("stochastic Lanczos quadrature", () => Spectrum.Estimate(op, probes, m, points, seed));
             Results.EnsureFinite(Tensor<double>.FromArray(result.Density, result.Density.Length), "density", outPath);
-            var plotter = new SvgPlot
-            {
-                Title = $"Spectral density of the {parsed.GetValue(c.Curvature)} ({op.Columns:N0} parameters)",
-                XLabel = result.LogScale ? "log10(eigenvalue)   (eigenvalues below 1e-8 of the largest, e.g. zeros, are not shown)" : "eigenvalue",
-                YLabel = "density",
-                LogY = true,
-            }.Add("SLQ", result.Grid, result.Density);
-            string svg = plotter.Render();
+            var chart = Spectrum.Chart($"Spectral density of the {parsed.GetValue(c.Curvature)} ({op.Columns:N0} parameters)", result.LogScale)
+                .Add($"SLQ, {probes} probes x {m} Lanczos steps", result.Eigenvalues, result.Density);
             var json = JsonSerializer.Serialize(new
             {
                 grid = result.Grid, density = result.Density, log_scale = result.LogScale, probes, lanczos_steps = m, matvecs = result.MatVecs,
@@ -292,7 +287,7 @@ internal static class AnalysisCommands
             Processes.WriteOutputs(() =>
             {
                 AtomicFile.WriteAllText(outPath, json);
-                AtomicFile.WriteAllText(plotPath, svg);
+                ChartFiles.Write(chart, plotPaths);
             });
         }
     }

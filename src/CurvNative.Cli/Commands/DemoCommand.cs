@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using CurvNative.Cli.Demo;
+using CurvNative.Cli.Reports;
 using Spectre.Console;
 
 namespace CurvNative.Cli.Commands;
@@ -20,18 +21,19 @@ internal static class DemoCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the initialisation and of the shuffling.", HelpName = "S", DefaultValueFactory = _ => 0 };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Print only the results (no header, no progress bars)." };
         var noCurvature = new Option<bool>("--no-curvature") { Description = "Skip the curvature report." };
-        var plot = CliOptions.OutputFile("--plot", "Where to write the SVG of the GGN spectral densities ('' for none).", required: false, defaultValue: "curvnative-demo-density.svg");
+        var plot = ChartFiles.Option("Where to write the chart of the GGN spectral densities ('' for none).", required: false,
+            "curvnative-demo-density.png", "curvnative-demo-density.svg");
         var command = new Command("demo", "Train an MLP and a CNN on the bundled 8x8 digits, report their accuracy and their curvature.") { epochs, seed, quiet, noCurvature, plot };
         command.SetAction(parsed =>
         {
-            string? plotPath = string.IsNullOrEmpty(parsed.GetValue(plot)) ? null : parsed.GetValue(plot);
-            Run(context, new DemoSettings(parsed.GetValue(epochs), parsed.GetValue(seed)), parsed.GetValue(quiet), !parsed.GetValue(noCurvature), plotPath);
+            var plotPaths = ChartFiles.Check(parsed.GetValue(plot));
+            Run(context, new DemoSettings(parsed.GetValue(epochs), parsed.GetValue(seed)), parsed.GetValue(quiet), !parsed.GetValue(noCurvature), plotPaths);
             return ExitCodes.Success;
         });
         return command;
     }
 
-    private static void Run(CliContext context, DemoSettings settings, bool quiet, bool curvature, string? plotPath)
+    private static void Run(CliContext context, DemoSettings settings, bool quiet, bool curvature, IReadOnlyList<string> plotPaths)
     {
         var clock = Stopwatch.StartNew();
         var data = DigitsData.Load();
@@ -79,7 +81,7 @@ internal static class DemoCommand
         }
 
         var run = new DemoRun(data, settings, results, clock.Elapsed);
-        DemoReport.Render(console, run, curvature, plotPath);
+        DemoReport.Render(console, run, curvature, plotPaths);
         if (!quiet) console.MarkupLine($"[grey]Total {DemoReport.Number(clock.Elapsed.TotalSeconds, "F1")} s[/]");
     }
 }

@@ -133,9 +133,10 @@ internal static class PinnCommand
         var finite = Enumerable.Range(0, h.Count).Where(i => double.IsFinite(h.RelativeL2[i]) && h.RelativeL2[i] > 0).ToArray();
         if (finite.Length > 0)
         {
-            var plot = new SvgPlot { Title = $"{problem.Name}, {trainer.Optimizer.Name}: relative L2 error", XLabel = "training time [s]", YLabel = "relative L2 error", LogY = true }
-                .Add(trainer.Optimizer.Name, finite.Select(i => h.TimeSeconds[i]).ToArray(), finite.Select(i => h.RelativeL2[i]).ToArray());
-            AtomicFile.WriteAllText(Path.Combine(dir, "l2.svg"), plot.Render());
+            var chart = new CurvNative.Plots.LineChart($"{problem.Name}, {trainer.Optimizer.Name}: relative L2 error", "training time [s]", "relative L2 error")
+                { YScale = CurvNative.Plots.AxisScale.Log10 }
+                .Add(trainer.Optimizer.Name, finite.Select(i => h.TimeSeconds[i]).ToArray(), finite.Select(i => h.RelativeL2[i]).ToArray(), markers: true);
+            Reports.ChartFiles.Write(chart, [Path.Combine(dir, "l2.svg"), Path.Combine(dir, "l2.png")]);
         }
         WriteCheckpoint(trainer, dir, identity);
     }

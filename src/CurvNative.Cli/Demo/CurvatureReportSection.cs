@@ -3,6 +3,7 @@ using CurvNative.Interop;
 using CurvNative.Operators;
 using CurvNative.Operators.Curvature;
 using CurvNative.Operators.Curvature.Kfac;
+using CurvNative.Plots;
 using CurvNative.Solvers.Eigen;
 using CurvNative.Solvers.Estimators;
 using Spectre.Console;
@@ -13,9 +14,9 @@ namespace CurvNative.Cli.Demo;
 /// The curvature of each trained model at its final parameters, on the first <see cref="Samples"/>
 /// training samples: top Hessian and GGN eigenvalues (Lanczos), traces (Hutch++; KFAC exactly),
 /// KFAC's relative Frobenius error against the GGN (||(KFAC - GGN) Z|| / ||GGN Z|| over Gaussian
-/// probes Z), and an SVG of the GGN's spectral density (stochastic Lanczos quadrature).
+/// probes Z), and a chart (PNG/SVG) of the GGN's spectral densities (stochastic Lanczos quadrature).
 /// </summary>
-internal sealed class CurvatureReportSection(string? plotPath) : IDemoReportSection
+internal sealed class CurvatureReportSection(IReadOnlyList<string> plotPaths) : IDemoReportSection
 {
     public const int Samples = 256;
 
@@ -24,7 +25,7 @@ internal sealed class CurvatureReportSection(string? plotPath) : IDemoReportSect
         var table = new Table().RoundedBorder().Title("[bold]Curvature[/] (256 training samples)");
         foreach (var c in new[] { "Model", "top |λ| H", "top λ GGN", "tr H", "tr GGN", "tr KFAC", "KFAC err" })
             table.AddColumn(new TableColumn(c).RightAligned());
-        SvgPlot? plot = null;
+        LineChart? plot = null;
         foreach (var r in run.Results)
         {
             r.Model.Eval();
@@ -42,19 +43,19 @@ internal sealed class CurvatureReportSection(string? plotPath) : IDemoReportSect
             table.AddRow(r.Definition.Name,
                 string.Join(" ", topH.Take(2).Select(v => DemoReport.Number(v, "G2"))), DemoReport.Number(topG, "G3"),
                 DemoReport.Number(trH, "G3"), DemoReport.Number(trG, "G3"), DemoReport.Number(kfac.Trace(), "G3"), DemoReport.Number(100 * error, "F0") + "%");
-            if (plotPath is not null)
+            if (plotPaths.Count > 0)
             {
                 var density = Spectrum.Estimate(ggn, probes: 4, steps: 30, points: 300, seed: run.Settings.Seed);
-                plot ??= new SvgPlot { Title = "GGN spectral density of the digits models (SLQ)", XLabel = "log10(eigenvalue)", YLabel = "density", LogY = true };
-                plot.Add(r.Definition.Name, density.Grid, density.Density);
+                plot ??= Spectrum.Chart("GGN spectral density of the digits models (SLQ)", density.LogScale);
+                plot.Add(r.Definition.Name, density.Eigenvalues, density.Density);
             }
         }
         console.Write(table);
         console.MarkupLine("[grey]H: Hessian (Lanczos, Hutch++), GGN (type-2 Fisher), KFAC type-2; KFAC err = ||KFAC - GGN||_F / ||GGN||_F.[/]");
-        if (plot is not null && plotPath is not null)
+        if (plot is not null)
         {
-            AtomicFile.WriteAllText(plotPath, plot.Render());
-            console.MarkupLine($"GGN spectral densities: [underline]{Markup.Escape(Path.GetFullPath(plotPath))}[/]");
+            ChartFiles.Write(plot, plotPaths);
+            console.MarkupLine($"GGN spectral densities: {string.Join(", ", plotPaths.Select(p => $"[underline]{Markup.Escape(Path.GetFullPath(p))}[/]"))}");
         }
     }
 }

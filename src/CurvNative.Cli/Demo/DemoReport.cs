@@ -20,13 +20,13 @@ internal interface IDemoReportSection
 internal static class DemoReport
 {
     /// <summary>The sections, in print order: training results, then (unless skipped) the curvature report
-    /// with its density plot written to <paramref name="plotPath"/> when one is given.</summary>
-    public static IReadOnlyList<IDemoReportSection> Sections(bool curvature, string? plotPath)
-        => curvature ? [new TrainingResultsSection(), new CurvatureReportSection(plotPath)] : [new TrainingResultsSection()];
+    /// with its density plot written to each of <paramref name="plotPaths"/> (.png or .svg).</summary>
+    public static IReadOnlyList<IDemoReportSection> Sections(bool curvature, IReadOnlyList<string> plotPaths)
+        => curvature ? [new TrainingResultsSection(), new CurvatureReportSection(plotPaths)] : [new TrainingResultsSection()];
 
-    public static void Render(IAnsiConsole console, DemoRun run, bool curvature = true, string? plotPath = null)
+    public static void Render(IAnsiConsole console, DemoRun run, bool curvature = true, IReadOnlyList<string>? plotPaths = null)
     {
-        foreach (var section in Sections(curvature, plotPath)) section.Render(console, run);
+        foreach (var section in Sections(curvature, plotPaths ?? [])) section.Render(console, run);
     }
 
     internal static string Number(double value, string format) => value.ToString(format, CultureInfo.InvariantCulture);

@@ -1,11 +1,18 @@
 using System.Numerics;
 using CurvNative.Operators;
+using CurvNative.Plots;
 using CurvNative.Solvers.Eigen;
 
 namespace CurvNative.Cli.Reports;
 
-/// <summary>A spectral density on a grid chosen from the operator's extreme eigenvalues.</summary>
-internal sealed record SpectrumEstimate(double[] Grid, double[] Density, bool LogScale, int MatVecs);
+/// <summary>A spectral density on a grid chosen from the operator's extreme eigenvalues. With
+/// <see cref="LogScale"/>, <see cref="Grid"/> holds log10(eigenvalue) and the density is per unit of log10
+/// (per decade); otherwise the grid holds eigenvalues.</summary>
+internal sealed record SpectrumEstimate(double[] Grid, double[] Density, bool LogScale, int MatVecs)
+{
+    /// <summary>The grid as eigenvalues.</summary>
+    public double[] Eigenvalues => LogScale ? [.. Grid.Select(g => Math.Pow(10, g))] : Grid;
+}
 
 /// <summary>
 /// Chooses the grid and broadening for stochastic Lanczos quadrature: for PSD operators the log-spectrum
@@ -31,4 +38,13 @@ internal static class Spectrum
         var density = SpectralDensity.Slq(op, probes, steps, linear, sigma: Math.Max(1e-12, (max - min) / 100), seed: seed);
         return new SpectrumEstimate(linear, density.Density.ToArray(), false, top.MatVecs + bottom.MatVecs + density.MatVecs);
     }
+
+    /// <summary>An empty chart for densities from <see cref="Estimate{T}"/>: the density on a log axis, and for
+    /// log-spectrum estimates the eigenvalues on a log axis too (eight decades below the largest).</summary>
+    public static LineChart Chart(string title, bool logScale) => logScale
+        ? new LineChart(title, "eigenvalue (eigenvalues below 1e-8 of the largest, e.g. zeros, are not shown)", "density per decade of eigenvalue")
+        {
+            XScale = AxisScale.Log10, YScale = AxisScale.Log10,
+        }
+        : new LineChart(title, "eigenvalue", "density") { YScale = AxisScale.Log10 };
 }

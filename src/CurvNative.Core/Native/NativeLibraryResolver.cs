@@ -30,12 +30,26 @@ internal static class NativeLibraryResolver
         {
             var dir = Path.GetDirectoryName(assembly.Location) ?? AppContext.BaseDirectory;
             var file = $"lib{name}.so";
-            foreach (var candidate in new[] { Path.Combine(dir, file), Path.Combine(AppContext.BaseDirectory, file), file })
+            foreach (var candidate in CurvNativeCandidates(dir, file))
                 if (NativeLibrary.TryLoad(candidate, out var handle)) return handle;
             throw new DllNotFoundException(name == "curvnative"
-                ? $"libcurvnative.so could not be loaded from {dir}: run 'dotnet build' with cmake, g++ and the Debian package libopenblas-dev installed."
+                ? $"libcurvnative.so could not be loaded from {dir} or the application's native asset directories: " +
+                  "reference the package CurvNative (linux-x64), or in a clone run 'dotnet build' with cmake, g++ and the Debian package libopenblas-dev installed."
                 : $"{file} could not be loaded from {dir}: it is built only where MPI is installed (apt-get install mpich libmpich-dev, then 'dotnet build').");
         }
         return IntPtr.Zero;
+    }
+
+    /// <summary>Beside the assembly (a build of this repository, a .NET tool, a RID-specific publish), then the
+    /// directories where the host placed the application's native assets from deps.json (an application that
+    /// references the package: runtimes/linux-x64/native/ under its output or in the NuGet cache).</summary>
+    private static IEnumerable<string> CurvNativeCandidates(string assemblyDir, string file)
+    {
+        yield return Path.Combine(assemblyDir, file);
+        yield return Path.Combine(AppContext.BaseDirectory, file);
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string dirs)
+            foreach (var d in dirs.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries))
+                yield return Path.Combine(d, file);
+        yield return file;
     }
 }

@@ -85,7 +85,7 @@ public sealed class GgnOperator<T> : OutputCurvatureOperator<T> where T : unmana
 /// <summary>
 /// The empirical Fisher EF = c sum_n g_n g_n^T with g_n the gradient of sample n's unreduced loss
 /// (summed over its outputs) and c the loss's reduction factor over the whole data set
-/// (CONVENTIONS.md; curvlinops' EFLinearOperator). Computed as J^T (c e_n e_n^T) J with e_n = d l_n / d f_n,
+/// (docs/conventions.md; curvlinops' EFLinearOperator). Computed as J^T (c e_n e_n^T) J with e_n = d l_n / d f_n,
 /// so it costs one JVP and one VJP per column, not one backward pass per sample.
 /// </summary>
 public sealed class EmpiricalFisherOperator<T> : OutputCurvatureOperator<T> where T : unmanaged, IFloatingPointIeee754<T>

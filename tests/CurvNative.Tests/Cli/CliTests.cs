@@ -137,9 +137,12 @@ public sealed class CliTests : IDisposable
         var residual = (ggn + new CurvNative.Operators.IdentityOperator<double>(ggn.InputSpace) * 0.1).MatVec(x);
         Autodiff.FiniteDifference.AssertClose(b, residual, 1e-8, "(GGN + 0.1 I) x = b");
 
-        r = Run(["density", .. Files("mlp"), "--curvature", "hessian", "--out", Temp("s.json"), "--plot", Temp("s.svg"), "--quiet"]);
+        r = Run(["density", .. Files("mlp"), "--curvature", "hessian", "--out", Temp("s.json"), "--plot", Temp("s.svg"), Temp("s.png"), "--quiet"]);
         Assert.True(r.Code == 0, r.Err);
-        Assert.Contains("<svg", File.ReadAllText(Temp("s.svg")));
+        Assert.Equal("svg", System.Xml.Linq.XDocument.Load(Temp("s.svg")).Root!.Name.LocalName);
+        Assert.Equal(Plots.LineChartTests.PngSignature, File.ReadAllBytes(Temp("s.png"))[..8]);
+        AssertOneLineError(Run(["density", .. Files("mlp"), "--curvature", "hessian", "--out", Temp("s2.json"), "--plot", Temp("s2.pdf"), "--quiet"]), 2, ".png or .svg");
+        Assert.False(File.Exists(Temp("s2.json")));
         using var s = JsonDocument.Parse(File.ReadAllText(Temp("s.json")));
         Assert.Equal(s.RootElement.GetProperty("grid").GetArrayLength(), s.RootElement.GetProperty("density").GetArrayLength());
     }

@@ -244,7 +244,7 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     }
 
     /// <summary>The gradient scale for <see cref="Attach"/> that yields the empirical-Fisher G of
-    /// CONVENTIONS.md for batches reduced by <paramref name="loss"/> from a data set of
+    /// docs/conventions.md for batches reduced by <paramref name="loss"/> from a data set of
     /// <paramref name="totalSamples"/> samples with <paramref name="outputsPerSample"/> outputs each.</summary>
     public static Func<int, T> EmpiricalScale(Loss<T> loss, int totalSamples, int outputsPerSample) => n =>
     {

@@ -18,7 +18,7 @@ public sealed record KfacBlock<T>(KfacLayer<T> Layer, Tensor<T> A, Tensor<T> G) 
 /// Martens 2016; weight sharing: Eschenhagen et al. 2023) of the GGN / Fisher, block-diagonal over
 /// Linear and Conv2d layers. The weight block is G ⊗ A for the row-major flattening of W [O, D]
 /// (applied to V as G V A) and the bias block is G; jointly, G ⊗ A_aug acts on [W | b].
-/// Normalisation (curvlinops 2.x, CONVENTIONS.md): A = 1/(N S) sum a a^T for mean and sum
+/// Normalisation (curvlinops 2.x, docs/conventions.md): A = 1/(N S) sum a a^T for mean and sum
 /// reductions; G = sum_n sum_c b_nc b_nc^T with b_nc the backpropagated columns of the factor of
 /// d^2 L / d f_n^2 (type-2), sampled gradients (MC), or c e_n e_n^T (empirical); G = I (forward-only).
 /// </summary>
