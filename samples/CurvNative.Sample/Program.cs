@@ -32,7 +32,7 @@ Check(Convert.ToInt64(regionSize ?? 0L, CultureInfo.InvariantCulture) == 32L << 
 var files = ModelFiles<double>.Load(Path.Combine(dir, "model.json"), Path.Combine(dir, "weights.safetensors"), Path.Combine(dir, "data.safetensors"));
 var (model, loss, data) = (files.Model, files.Loss, files.Data);
 int p = files.Parameters.Sum(q => q.Value.Length);
-Console.WriteLine($"model: {files.Spec.Layers.Count} layers, {p} parameters, loss {files.Spec.LossType} ({files.Spec.Reduction}), {data.Count} samples");
+Console.WriteLine($"model: {files.Model.Parameters().Count()} parameter tensors, {p} parameters, loss {files.LossSpec.Type} ({files.LossSpec.Reduction}), {data.Count} samples");
 
 // Hessian-vector product with a fixed random vector; a symmetric matrix has u' H v = v' H u.
 var hessian = new HessianOperator<double>(model, loss, data);

@@ -139,7 +139,7 @@ internal enum PathRole { Input, Output }
 /// <see cref="App"/> then runs <see cref="PathGuard.Check"/> on every such option before the command's action, so a
 /// new command (pde, pinn) gets the input, output and same-file checks without a line of its own.
 /// </summary>
-internal sealed class PathOption : Option<string>
+internal sealed class PathOption : Option<string>, IPathOption
 {
     public PathOption(string name, PathRole role) : base(name)
     {
@@ -148,6 +148,24 @@ internal sealed class PathOption : Option<string>
     }
 
     public PathRole Role { get; }
+
+    public IEnumerable<string> Paths(ParseResult parsed) => parsed.GetValue(this) is { Length: > 0 } path ? [path] : [];
+}
+
+/// <summary>An option that takes several paths of one role (e.g. <c>--plot a.png a.svg</c>); checked by <see cref="PathGuard"/> like <see cref="PathOption"/>.</summary>
+internal sealed class PathListOption(string name, PathRole role) : Option<string[]>(name), IPathOption
+{
+    public PathRole Role { get; } = role;
+
+    public IEnumerable<string> Paths(ParseResult parsed) => (parsed.GetValue(this) ?? []).Where(p => p.Length > 0);
+}
+
+/// <summary>An option whose values are file paths of one role, for <see cref="PathGuard"/>.</summary>
+internal interface IPathOption
+{
+    string Name { get; }
+    PathRole Role { get; }
+    IEnumerable<string> Paths(ParseResult parsed);
 }
 
 /// <summary>Checks on paths before any work starts, so a bad path fails fast and nothing is written.</summary>

@@ -22,14 +22,14 @@ internal static class PathGuard
     /// <summary>Checks every path option of the parsed command; throws <see cref="CliException"/> on the first problem.</summary>
     public static void Check(ParseResult parsed)
     {
-        var files = new List<(PathOption Option, string Path, FileIdentity Identity)>();
-        foreach (var option in parsed.CommandResult.Command.Options.OfType<PathOption>())
-        {
-            if (parsed.GetValue(option) is not { Length: > 0 } path) continue;
-            if (option.Role == PathRole.Input) PathChecks.InputFile(path, option.Name);
-            else CheckOutput(path, option.Name);
-            files.Add((option, path, FileIdentity.Of(path)));
-        }
+        var files = new List<(IPathOption Option, string Path, FileIdentity Identity)>();
+        foreach (var option in parsed.CommandResult.Command.Options.OfType<IPathOption>())
+            foreach (var path in option.Paths(parsed))
+            {
+                if (option.Role == PathRole.Input) PathChecks.InputFile(path, option.Name);
+                else CheckOutput(path, option.Name);
+                files.Add((option, path, FileIdentity.Of(path)));
+            }
 
         for (int i = 0; i < files.Count; i++)
         {

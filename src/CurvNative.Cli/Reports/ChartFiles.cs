@@ -11,9 +11,9 @@ namespace CurvNative.Cli.Reports;
 internal static class ChartFiles
 {
     /// <summary>A <c>--plot</c> option taking one or more .png/.svg paths.</summary>
-    public static Option<string[]> Option(string description, bool required, params string[] defaults)
+    public static PathListOption Option(string description, bool required, params string[] defaults)
     {
-        var option = new Option<string[]>("--plot")
+        var option = new PathListOption("--plot", PathRole.Output)
         {
             Description = description + " Each path ends in .png or .svg, which decides its format.",
             Required = required,

@@ -47,7 +47,9 @@ public class PinnCommandTests
         Assert.All(loss, v => Assert.True(double.IsFinite(v) && v > 0));
         var svg = File.ReadAllText(Path.Combine(dir, "l2.svg"));
         Assert.StartsWith("<svg", svg.TrimStart().StartsWith("<?xml", StringComparison.Ordinal) ? svg[(svg.IndexOf("?>", StringComparison.Ordinal) + 2)..].TrimStart() : svg.TrimStart());
-        Assert.Contains("polyline", svg);
+        Assert.Contains("relative L2 error", svg);
+        var png = File.ReadAllBytes(Path.Combine(dir, "l2.png"));
+        Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
         Assert.True(File.Exists(Path.Combine(dir, "checkpoint.safetensors")));
         Assert.DoesNotContain(Directory.GetFiles(dir), f => f.EndsWith(".tmp", StringComparison.Ordinal));
     }
