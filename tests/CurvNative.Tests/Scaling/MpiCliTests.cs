@@ -165,7 +165,8 @@ public class MpiCliTests : IDisposable
         var run = Mpi.Run([.. Mpi.Rank(good), ":", .. Mpi.Rank(bad)]);
         Assert.NotEqual(0, run.ExitCode);
         Assert.Contains($"{missing}: file not found (--data)", run.Error);
-        Assert.Contains("rank 1 of 2 failed", run.Error);
+        // The failing rank's closing line ("rank 1 of 2 failed ...") is flushed right before MPI_Abort, but MPICH's
+        // launcher may stop forwarding output as the abort arrives (lost in one of five clean-clone runs): not asserted.
         Assert.False(File.Exists(output), "rank 0 wrote its output although rank 1 failed");
     }
 
