@@ -7,15 +7,37 @@ namespace CurvNative.Native;
 /// Maps the logical library names used by the bindings ("openblas", "curvnative") to files on
 /// this machine and turns a failed load into one sentence that names the package to install.
 /// </summary>
-internal static class NativeLibraryResolver
+internal static partial class NativeLibraryResolver
 {
     private static int _registered;
 
     public static void EnsureRegistered()
     {
         if (Interlocked.Exchange(ref _registered, 1) == 1) return;
+        ShortenOpenBlasSpin();
         NativeLibrary.SetDllImportResolver(typeof(NativeLibraryResolver).Assembly, Resolve);
     }
+
+    /// <summary>The OpenBLAS spin time, in log2 CPU cycles, that this process asks for unless the user set one.</summary>
+    internal const int OpenBlasThreadTimeout = 23;
+
+    /// <summary>
+    /// OpenBLAS's idle workers busy-wait 2^28 cycles (~0.1 s) after a threaded call before they sleep, on the
+    /// cores that CurvNative's own workers need next (mini-batches, probe blocks): measured on two cores, that
+    /// spin took the whole second core and cut the managed speed-up to 1.0x. 2^23 cycles (~3 ms) still covers
+    /// the gaps between the GEMMs of one pass. OpenBLAS reads OPENBLAS_THREAD_TIMEOUT from the native
+    /// environment when it loads, so it is set there (not through Environment, whose changes stay managed),
+    /// before the first binding resolves; a value the user set wins.
+    /// </summary>
+    private static void ShortenOpenBlasSpin()
+    {
+        try { _ = setenv("OPENBLAS_THREAD_TIMEOUT", OpenBlasThreadTimeout.ToString(System.Globalization.CultureInfo.InvariantCulture), 0); }
+        catch (DllNotFoundException) { }
+        catch (EntryPointNotFoundException) { }
+    }
+
+    [LibraryImport("libc.so.6", EntryPoint = "setenv", StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int setenv(string name, string value, int overwrite);
 
     private static IntPtr Resolve(string name, Assembly assembly, DllImportSearchPath? path)
     {

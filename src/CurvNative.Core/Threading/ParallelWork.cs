@@ -19,18 +19,124 @@ internal static class ParallelWork
     public static int Width => Volatile.Read(ref _active) != 0 ? 1 : ThreadSettings.Count;
 
     /// <summary>
-    /// consume(i, piece(i)) for i = 0, 1, ..., count - 1 in that order, the pieces computed in parallel in waves of
-    /// <see cref="Width"/> (so at most that many results are alive at once): a reduction that consumes in index
-    /// order gives the same bits for any thread count.
+    /// consume(i, piece(i)) for i = 0, 1, ..., count - 1 in that order, the pieces computed in parallel: workers take
+    /// the next index, and whichever worker completes the oldest unconsumed piece consumes every finished piece in
+    /// index order (one consumer at a time), while the others go on computing. No worker runs more than
+    /// 2 x threads pieces ahead of the consumer, so at most that many results are alive at once. A reduction that
+    /// consumes in index order gives the same bits for any thread count. An exception from a piece or from consume
+    /// stops the pieces not yet started and is rethrown as is (the first by index when several fail).
     /// </summary>
     public static void ForEachInOrder<TResult>(int count, Func<int, TResult> piece, Action<int, TResult> consume)
     {
-        int width = Math.Max(1, Width);
-        for (int w = 0; w < count; w += width)
+        int threads = Math.Min(ThreadSettings.Count, count);
+        if (threads <= 1 || Interlocked.CompareExchange(ref _active, 1, 0) != 0)
         {
-            int first = w;
-            var results = Map(Math.Min(width, count - w), i => piece(first + i));
-            for (int i = 0; i < results.Length; i++) consume(first + i, results[i]);
+            for (int i = 0; i < count; i++) consume(i, piece(i));
+            return;
+        }
+        try
+        {
+            var pipeline = new InOrderPipeline<TResult>(count, 2 * threads, piece, consume, GradMode.IsEnabled);
+            using (NativeThreads.EnterSerial())
+                System.Threading.Tasks.Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ => pipeline.Work());
+            pipeline.RethrowFirstFailure();
+        }
+        finally
+        {
+            Volatile.Write(ref _active, 0);
+        }
+    }
+
+    /// <summary>The state of one <see cref="ForEachInOrder{TResult}"/>: a ring of finished results, the next index to
+    /// hand out and the next to consume, guarded by one lock (held only to move indices, never while computing).</summary>
+    private sealed class InOrderPipeline<TResult>(int count, int window, Func<int, TResult> piece, Action<int, TResult> consume, bool grad)
+    {
+        private readonly object _gate = new();
+        private readonly TResult[] _slots = new TResult[window];
+        private readonly bool[] _ready = new bool[window];
+        private int _next, _consumed;
+        private bool _draining;
+        private Exception? _failure;
+        private int _failureIndex = int.MaxValue;
+
+        public void Work()
+        {
+            using var mode = grad ? GradMode.Enable() : GradMode.Disable();
+            while (true)
+            {
+                int i;
+                lock (_gate)
+                {
+                    while (_failure is null && _next < count && _next - _consumed >= window) Monitor.Wait(_gate);
+                    if (_failure is not null || _next >= count) return;
+                    i = _next++;
+                }
+                TResult result;
+                try { result = piece(i); }
+                catch (Exception e)
+                {
+                    Fail(i, e);
+                    return;
+                }
+                lock (_gate)
+                {
+                    _slots[i % window] = result;
+                    _ready[i % window] = true;
+                }
+                Drain();
+            }
+        }
+
+        /// <summary>Consumes finished pieces in index order, unless another worker is already doing so (it will
+        /// see what this one stored: both check under the lock).</summary>
+        private void Drain()
+        {
+            while (true)
+            {
+                int index;
+                TResult result;
+                lock (_gate)
+                {
+                    int slot = _consumed % window;
+                    if (_draining || _failure is not null || _consumed >= count || !_ready[slot]) return;
+                    _draining = true;
+                    index = _consumed;
+                    result = _slots[slot];
+                    _slots[slot] = default!;
+                    _ready[slot] = false;
+                }
+                try { consume(index, result); }
+                catch (Exception e)
+                {
+                    Fail(index, e);
+                    return;
+                }
+                lock (_gate)
+                {
+                    _consumed++;
+                    _draining = false;
+                    Monitor.PulseAll(_gate);
+                }
+            }
+        }
+
+        private void Fail(int index, Exception e)
+        {
+            lock (_gate)
+            {
+                if (index < _failureIndex)
+                {
+                    _failureIndex = index;
+                    _failure = e;
+                }
+                _draining = false;
+                Monitor.PulseAll(_gate);
+            }
+        }
+
+        public void RethrowFirstFailure()
+        {
+            if (_failure is { } first) ExceptionDispatchInfo.Capture(first).Throw();
         }
     }
 

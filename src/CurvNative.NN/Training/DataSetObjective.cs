@@ -92,9 +92,7 @@ public sealed class DataSetObjective<T> where T : unmanaged, IFloatingPointIeee7
         var sum = new double[length];
         var batches = ShardBatches();
         Threading.ParallelWork.ForEachInOrder(batches.Count, b => terms(batches[b]), (_, part) =>
-        {
-            for (int i = 0; i < length; i++) sum[i] += part[i];
-        });
+            System.Numerics.Tensors.TensorPrimitives.Add(sum, part, sum));
         Communicator.AllReduceSum(sum);
         return sum;
     }
@@ -162,14 +160,15 @@ public sealed class DataSetObjective<T> where T : unmanaged, IFloatingPointIeee7
             foreach (var g in Autograd.Grad(loss, wrt))
             {
                 var span = g.Value.Span;
-                for (int i = 0; i < span.Length; i++) terms[offset + i] = w * double.CreateTruncating(span[i]);
+                var dst = terms.AsSpan(offset, span.Length);
+                System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<T, double>(span, dst);
+                System.Numerics.Tensors.TensorPrimitives.Multiply(dst, w, dst);
                 offset += span.Length;
             }
             return terms;
         });
         var flat = Tensor<T>.Zeros(count);
-        var dst = flat.Span;
-        for (int i = 0; i < count; i++) dst[i] = T.CreateTruncating(sum[i]);
+        System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<double, T>(sum.AsSpan(0, count), flat.Span);
         return (sum[count], flat);
     }
 }

@@ -94,6 +94,100 @@ public class ThreadSettingsTests : IDisposable
         Assert.All(ParallelWork.Map(4, _ => GradMode.IsEnabled), Assert.False);
     }
 
+    /// <summary>Later pieces finish first (earlier ones wait for a later one to start): consume still sees 0, 1, ...,
+    /// and the two threads really share the pieces.</summary>
+    [Fact]
+    public void ForEachInOrderConsumesInIndexOrderWhilePiecesFinishOutOfOrder()
+    {
+        ThreadSettings.Set(2);
+        const int count = 40;
+        var started = new ManualResetEventSlim[count];
+        for (int i = 0; i < count; i++) started[i] = new ManualResetEventSlim();
+        var order = new List<int>();
+        var threads = new HashSet<int>();
+        ParallelWork.ForEachInOrder(count, i =>
+        {
+            started[i].Set();
+            lock (threads) threads.Add(Environment.CurrentManagedThreadId);
+            // An even piece waits until the next one has started (on the other thread), so it finishes after it.
+            if (i % 2 == 0 && i + 1 < count) Assert.True(started[i + 1].Wait(TimeSpan.FromSeconds(60)));
+            return i * i;
+        }, (i, square) =>
+        {
+            Assert.Equal(i * i, square);
+            order.Add(i);
+        });
+        Assert.Equal(Enumerable.Range(0, count), order);
+        Assert.Equal(2, threads.Count);
+    }
+
+    [Fact]
+    public void ForEachInOrderKeepsAtMostTwiceTheThreadCountOfResultsAlive()
+    {
+        ThreadSettings.Set(2);
+        int alive = 0, most = 0;
+        ParallelWork.ForEachInOrder(200, i =>
+        {
+            int now = Interlocked.Increment(ref alive);
+            InterlockedMax(ref most, now);
+            return i;
+        }, (i, _) =>
+        {
+            // A slow consumer: the workers must wait for it instead of piling up results.
+            Thread.SpinWait(20_000);
+            Interlocked.Decrement(ref alive);
+        });
+        Assert.Equal(0, alive);
+        Assert.InRange(most, 1, 2 * 2 + 2);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen) { }
+    }
+
+    [Fact]
+    public void ForEachInOrderRethrowsAFailureOfConsumeAndStopsHandingOutPieces()
+    {
+        ThreadSettings.Set(2);
+        int computed = 0;
+        var e = Assert.Throws<InvalidOperationException>(() => ParallelWork.ForEachInOrder(1000, i =>
+        {
+            Interlocked.Increment(ref computed);
+            return i;
+        }, (i, _) =>
+        {
+            if (i == 3) throw new InvalidOperationException("consume 3");
+        }));
+        Assert.Equal("consume 3", e.Message);
+        // Workers stop within the window (2 x threads ahead of the consumer) and the pieces in flight.
+        Assert.InRange(computed, 4, 4 + 2 * 2 + 2);
+    }
+
+    [Fact]
+    public void ForEachInOrderRethrowsTheFirstFailingPieceByIndex()
+    {
+        ThreadSettings.Set(2);
+        var e = Assert.Throws<ArgumentException>(() => ParallelWork.ForEachInOrder<int>(8, i => i >= 2 ? throw new ArgumentException($"piece {i}") : i, (_, _) => { }));
+        // Pieces are handed out in order, so piece 2 always runs; piece 3 may fail too, on the other thread, and lose.
+        Assert.Equal("piece 2", e.Message);
+    }
+
+    /// <summary>OpenBLAS reads its spin time from the native environment as it loads; CurvNative sets it there
+    /// (unless the user did) before the first binding: 2^23 cycles instead of 2^28 (see NativeLibraryResolver).</summary>
+    [Fact]
+    public void TheOpenBlasSpinTimeIsSetInTheNativeEnvironmentBeforeOpenBlasLoads()
+    {
+        _ = NativeThreads.Blas;
+        var value = System.Runtime.InteropServices.Marshal.PtrToStringUTF8(getenv("OPENBLAS_THREAD_TIMEOUT"));
+        string? user = Environment.GetEnvironmentVariable("OPENBLAS_THREAD_TIMEOUT");
+        Assert.Equal(user ?? "23", value);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc.so.6")]
+    private static extern IntPtr getenv(string name);
+
     public static TheoryData<string, CurvatureKind> Products()
     {
         var data = new TheoryData<string, CurvatureKind>();
