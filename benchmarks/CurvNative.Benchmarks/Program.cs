@@ -9,6 +9,7 @@ namespace CurvNative.Benchmarks;
 /// <c>dotnet run -c Release -- ratio --threads T</c> prints and writes the quick ratio table against PyTorch;
 /// <c>dotnet run -c Release -- check</c> checks the accuracy of the float fast paths;
 /// <c>dotnet run -c Release -- scaling</c> times 1 against 2 threads (<see cref="ScalingMode"/>).
+/// <c>mpiexec -n K dotnet CurvNative.Benchmarks.dll mpi</c> times K processes (<see cref="MpiMode"/>, benchmarks/mpi.sh).
 /// </summary>
 public static class Program
 {
@@ -21,6 +22,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "scaling") return ScalingMode.Run(args);
         if (args.Length > 0 && args[0] == "pde") return PdeMode.Run(args);
         if (args.Length > 0 && args[0] == "pinn-step") return PinnStepMode.Run(args);
+        if (args.Length > 0 && args[0] == "mpi") return MpiMode.Run(args);
 
         var rest = new List<string>(args);
         int? threads = TakeOption(rest, "--threads");
