@@ -36,8 +36,10 @@ internal static class MpiMode
         var ggn = new GgnOperator<float>(w.Model, loss, data, new CurvatureOptions { BatchSize = 256, CheckDeterministic = false, Communicator = comm });
         var v = Workloads.RandomNormal(new Random(5), ggn.Columns);
         var kfacOptions = new KfacOptions { FisherType = FisherType.MonteCarlo, BatchSize = 256, CheckDeterministic = false, Communicator = comm };
+        // What KFAC's allreduce sends: the upper triangles of G (out x out) and A ((in + 1) x (in + 1), bias joint).
+        static long Triangle(long n) => n * (n + 1) / 2;
         long factorElements = w.Model.Parameters().Where(p => p.Value.Rank == 2)
-            .Sum(p => (long)p.Value.Shape[0] * p.Value.Shape[0] + (long)(p.Value.Shape[1] + 1) * (p.Value.Shape[1] + 1));
+            .Sum(p => Triangle(p.Value.Shape[0]) + Triangle(p.Value.Shape[1] + 1));
         var ggnMessage = new double[ggn.Columns];
         var kfacMessage = new double[factorElements];
 
@@ -45,7 +47,8 @@ internal static class MpiMode
         double Time(Action run)
         {
             own.Clear();
-            run();   // warm-up (JIT, first-touch pages)
+            // Warm-up until tiered compilation is done on every rank (its background JIT competes for the cores).
+            RatioMode.Warm(run, 3, comm.AllAgree);
             var times = new List<double>();
             for (int r = 0; r < rounds; r++)
             {
@@ -59,7 +62,11 @@ internal static class MpiMode
             return RatioMode.Median(times.Order().ToList());
         }
 
+        long allocated = GC.GetTotalAllocatedBytes(precise: true);
+        int collections = GC.CollectionCount(0);
         double ggnMs = Time(() => ggn.MatVec(v));
+        if (Environment.GetEnvironmentVariable("CURVNATIVE_MPI_BENCH_VERBOSE") is not null)
+            Console.Error.WriteLine($"rank {comm.Rank}: {(GC.GetTotalAllocatedBytes(precise: true) - allocated) / 1e6 / (rounds + 1):F0} MB allocated and {(GC.CollectionCount(0) - collections) / (double)(rounds + 1):F1} GCs per GGN product");
         if (Environment.GetEnvironmentVariable("CURVNATIVE_MPI_BENCH_VERBOSE") is not null)
             Console.Error.WriteLine($"rank {comm.Rank}: own GGN times {string.Join(" ", own.Select(t => t.ToString("F0", CultureInfo.InvariantCulture)))}");
         double kfacMs = Time(() => _ = new KfacOperator<float>(w.Model, loss, data, kfacOptions));

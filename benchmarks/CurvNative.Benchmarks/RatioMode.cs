@@ -136,7 +136,11 @@ internal static class RatioMode
         => sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
 
     /// <summary>Calls <paramref name="f"/> until its timing is steady (see the comments).</summary>
-    internal static void Warm(Action f, int warmup)
+    /// <param name="f">The workload.</param>
+    /// <param name="warmup">The fewest calls.</param>
+    /// <param name="agree">For several processes that must make the same calls (MPI): turns this process's
+    /// decision to stop into the common one (stop when every process would).</param>
+    internal static void Warm(Action f, int warmup, Func<bool, bool>? agree = null)
     {
         // At least W calls and one second, and then on until the JIT has compiled nothing for a quarter of a
         // second (at most 10 s): tiered compilation reaches optimized code only after call counting, an
@@ -153,9 +157,10 @@ internal static class RatioMode
             long now = Stopwatch.GetTimestamp(), count = System.Runtime.JitInfo.GetCompiledMethodCount();
             if (count != jitted) { jitted = count; quietSince = now; }
             double elapsed = Stopwatch.GetElapsedTime(start, now).TotalSeconds;
-            if (i + 1 >= warmup && elapsed >= WarmupSeconds && Stopwatch.GetElapsedTime(quietSince, now).TotalSeconds >= 0.25
-                && GC.CollectionCount(0) - gcs >= 2) break;
-            if (elapsed >= 10) break;
+            bool done = (i + 1 >= warmup && elapsed >= WarmupSeconds && Stopwatch.GetElapsedTime(quietSince, now).TotalSeconds >= 0.25
+                && GC.CollectionCount(0) - gcs >= 2) || elapsed >= 10;
+            if (agree is not null) done = agree(done);
+            if (done) break;
         }
     }
 

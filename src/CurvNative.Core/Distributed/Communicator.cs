@@ -53,9 +53,9 @@ public abstract class Communicator
             return;
         }
         var buffer = new double[span.Length];
-        for (int i = 0; i < span.Length; i++) buffer[i] = double.CreateTruncating(span[i]);
+        System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<T, double>(span, buffer);
         AllReduceSum(buffer);
-        for (int i = 0; i < span.Length; i++) span[i] = T.CreateTruncating(buffer[i]);
+        System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<double, T>(buffer, span);
     }
 
     private sealed class SingleProcess : Communicator

@@ -134,18 +134,19 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
             var s = StateOf(layer);
             if (!s.HasA) s.A.Span.Clear();
             if (!s.HasG) s.G.Span.Clear();
-            int na = s.A.Length, ng = s.G.Length;
+            // Only upper triangles are kept (AddUpper; TakeFactors mirrors them): send those, half the bytes.
+            int na = Triangle(s.A), ng = Triangle(s.G);
             var buffer = new double[na + ng + 5];
-            for (int i = 0; i < na; i++) buffer[i] = double.CreateTruncating(s.A.Span[i]);
-            for (int i = 0; i < ng; i++) buffer[na + i] = double.CreateTruncating(s.G.Span[i]);
+            PackUpper(s.A, buffer.AsSpan(0, na));
+            PackUpper(s.G, buffer.AsSpan(na, ng));
             buffer[na + ng] = s.Samples;
             buffer[na + ng + 1] = s.GradientRows;
             buffer[na + ng + 2] = s.HasA ? 1 : 0;
             buffer[na + ng + 3] = s.HasA ? s.Shared : 0;
             buffer[na + ng + 4] = s.HasG ? 1 : 0;
             communicator.AllReduceSum(buffer);
-            for (int i = 0; i < na; i++) s.A.Span[i] = T.CreateTruncating(buffer[i]);
-            for (int i = 0; i < ng; i++) s.G.Span[i] = T.CreateTruncating(buffer[na + i]);
+            UnpackUpper(buffer.AsSpan(0, na), s.A);
+            UnpackUpper(buffer.AsSpan(na, ng), s.G);
             s.Samples = (long)buffer[na + ng];
             s.GradientRows = (long)buffer[na + ng + 1];
             int withInputs = (int)buffer[na + ng + 2];
@@ -153,6 +154,31 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
             // Every process with inputs saw the same positions per sample (the layer's geometry).
             s.Shared = s.HasA ? (int)Math.Round(buffer[na + ng + 3] / withInputs) : -1;
             s.HasG = buffer[na + ng + 4] > 0;
+        }
+    }
+
+    private static int Triangle(Tensor<T> square) => square.Shape[0] * (square.Shape[0] + 1) / 2;
+
+    /// <summary>Rows i of the upper triangle (columns i..n-1), one after another, as doubles.</summary>
+    private static void PackUpper(Tensor<T> square, Span<double> packed)
+    {
+        int n = square.Shape[0], at = 0;
+        var src = square.Span;
+        for (int i = 0; i < n; i++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<T, double>(src.Slice(i * n + i, n - i), packed.Slice(at, n - i));
+            at += n - i;
+        }
+    }
+
+    private static void UnpackUpper(ReadOnlySpan<double> packed, Tensor<T> square)
+    {
+        int n = square.Shape[0], at = 0;
+        var dst = square.Span;
+        for (int i = 0; i < n; i++)
+        {
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<double, T>(packed.Slice(at, n - i), dst.Slice(i * n + i, n - i));
+            at += n - i;
         }
     }
 
