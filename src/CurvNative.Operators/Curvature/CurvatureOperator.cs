@@ -75,13 +75,7 @@ public abstract class CurvatureOperator<T> : LinearOperator<T> where T : unmanag
         var v = Tensor<T>.Zeros(Columns, 1);
         for (int i = 0; i < v.Length; i++) v.Span[i] = T.CreateTruncating(rng.NextDouble() - 0.5);
         var a = MatMat(v); var b = MatMat(v);
-        double diff = 0, scale = 0;
-        for (int i = 0; i < a.Length; i++)
-        {
-            diff = Math.Max(diff, Math.Abs(double.CreateTruncating(a.Span[i] - b.Span[i])));
-            scale = Math.Max(scale, Math.Abs(double.CreateTruncating(a.Span[i])));
-        }
-        if (!(diff <= 1e-6 * Math.Max(scale, 1e-30)))
+        if (!Internal.Determinism.Agree<T>(a.Span, b.Span, out double diff, out double scale))
             throw new InvalidOperationException(
                 $"{GetType().Name.Split('`')[0]} is not deterministic: two evaluations of the same product differ (max difference {diff:E3} at scale {scale:E3}). " +
                 "Put Dropout and BatchNorm in eval mode (model.Eval()) and iterate the data in a fixed order, or set CheckDeterministic = false.");

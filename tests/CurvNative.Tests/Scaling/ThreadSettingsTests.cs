@@ -188,6 +188,43 @@ public class ThreadSettingsTests : IDisposable
     [System.Runtime.InteropServices.DllImport("libc.so.6")]
     private static extern IntPtr getenv(string name);
 
+    /// <summary>
+    /// KFAC's determinism check compares two passes over a batch. Another thread may change the process-wide
+    /// thread count between them (a parallel region of a concurrent computation; a test running beside this one),
+    /// and OpenBLAS then splits a threaded GEMM differently, which changes the last bits of the demo CNN's
+    /// 256 x 256 x 10 output layer. That must not be reported as a model that is not deterministic (it was, in one
+    /// clean-clone CI run, and in 189 of 200 constructions with this toggling).
+    /// </summary>
+    [Fact]
+    public void KfacDeterminismCheckToleratesAThreadCountChangedByAnotherThread()
+    {
+        var rng = new Random(1);
+        var model = new CurvNative.NN.Modules.Sequential<float>(
+            new CurvNative.NN.Modules.Conv2d<float>("0", 1, 8, 3, padding: 1, rng: rng), new CurvNative.NN.Modules.ReLU<float>(),
+            new CurvNative.NN.Modules.MaxPool2d<float>(2), new CurvNative.NN.Modules.Conv2d<float>("3", 8, 16, 3, padding: 1, rng: rng),
+            new CurvNative.NN.Modules.ReLU<float>(), new CurvNative.NN.Modules.Flatten<float>(), new CurvNative.NN.Modules.Linear<float>("6", 256, 10, rng: rng));
+        var x = Tensor<float>.Zeros(256, 1, 8, 8);
+        for (int i = 0; i < x.Length; i++) x.Span[i] = (float)rng.NextDouble();
+        var data = new CurvNative.NN.Data.DataSet<float>(x, CurvNative.NN.Data.Targets<float>.FromClasses(Enumerable.Range(0, 256).Select(i => i % 10).ToArray()));
+        var loss = new CrossEntropyLoss<float>();
+        using var stop = new CancellationTokenSource();
+        var toggler = new Thread(() =>
+        {
+            for (int t = 1; !stop.IsCancellationRequested; t = 3 - t) ThreadSettings.Set(t);
+        });
+        toggler.Start();
+        try
+        {
+            for (int i = 0; i < 30; i++)
+                _ = new KfacOperator<float>(model, loss, data, new KfacOptions { FisherType = FisherType.Type2 });
+        }
+        finally
+        {
+            stop.Cancel();
+            toggler.Join();
+        }
+    }
+
     public static TheoryData<string, CurvatureKind> Products()
     {
         var data = new TheoryData<string, CurvatureKind>();

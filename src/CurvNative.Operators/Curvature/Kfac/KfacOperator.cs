@@ -149,18 +149,19 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     private static void CheckDeterminism(Module<T> model, Loss<T> loss, DataSet<T> data, List<KfacLayer<T>> layers, KfacOptions options)
     {
         var batch = data.Batches(options.BatchSize).First();
-        List<Tensor<T>> Pass()
+        // Copies: the gradients live only for their callback (their buffers go back to the sweep's pool).
+        List<T[]> Pass()
         {
-            var seen = new List<Tensor<T>>();
-            LayerPasses(model, loss, batch, 0, data.Count, layers, options, (_, input) => seen.Add(input), (_, gradient) => seen.Add(gradient));
+            var seen = new List<T[]>();
+            LayerPasses(model, loss, batch, 0, data.Count, layers, options, (_, input) => seen.Add(input.ToArray()), (_, gradient) => seen.Add(gradient.ToArray()));
             return seen;
         }
         var first = Pass();
         var second = Pass();
         for (int i = 0; i < first.Count; i++)
-            if (!first[i].Span.SequenceEqual(second[i].Span))
+            if (!Internal.Determinism.Agree<T>(first[i], second[i], out double diff, out double scale))
                 throw new InvalidOperationException(
-                    "KFAC's passes are not deterministic: two passes over the same batch gave different layer inputs or output gradients. " +
+                    $"KFAC's passes are not deterministic: two passes over the same batch gave different layer inputs or output gradients (max difference {diff:E3} at scale {scale:E3}). " +
                     "Put Dropout and BatchNorm in eval mode (model.Eval()), or set CheckDeterministic = false.");
     }
 
