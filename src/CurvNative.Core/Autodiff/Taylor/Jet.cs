@@ -65,6 +65,8 @@ public sealed class JetSpec<T> where T : unmanaged, IFloatingPointIeee754<T>
 public sealed class Jet<T> where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly Var<T>?[] _coefficients;
+    private readonly Var<T>? _packed;
+    private readonly int[]? _rows;
 
     /// <summary>A jet with the given value and coefficients (index k - 1 holds coefficient k; null is zero).</summary>
     public Jet(JetSpec<T> spec, Var<T> value, Var<T>?[] coefficients)
@@ -86,14 +88,70 @@ public sealed class Jet<T> where T : unmanaged, IFloatingPointIeee754<T>
         _coefficients = (Var<T>?[])coefficients.Clone();
     }
 
+    /// <summary>
+    /// A packed jet: all coefficients in one stack [Q, ...value shape], coefficient k taking <paramref name="rows"/>[k - 1]
+    /// consecutive items (R when stacked, 1 when collapsed, 0 when zero), so that a linear map of the jet is one
+    /// operation on the stack (one GEMM over Q N rows for a linear layer) and an elementwise rule is one fused node.
+    /// </summary>
+    internal Jet(JetSpec<T> spec, Var<T> value, Var<T> packed, int[] rows)
+    {
+        if (rows.Length != spec.Order)
+            throw new ArgumentException($"A jet of order {spec.Order} needs {spec.Order} row counts, got {rows.Length}.");
+        int q = 0;
+        for (int k = 1; k <= spec.Order; k++)
+        {
+            int expected = spec.IsCollapsed(k) ? 1 : spec.Directions;
+            if (rows[k - 1] != 0 && rows[k - 1] != expected)
+                throw new ArgumentException($"Coefficient {k} of a packed jet takes {expected} rows or none, got {rows[k - 1]}.");
+            q += rows[k - 1];
+        }
+        if (q == 0 || packed.Rank != value.Rank + 1 || packed.Shape[0] != q || !packed.Shape[1..].SequenceEqual(value.Shape))
+            throw new ArgumentException($"A packed jet with value {Tensors.Shape.Format(value.Shape)} needs a stack of {q} items, got {Tensors.Shape.Format(packed.Shape)}.");
+        Spec = spec;
+        Value = value;
+        _coefficients = new Var<T>?[spec.Order];
+        _packed = packed;
+        _rows = (int[])rows.Clone();
+    }
+
     /// <summary>The propagation this jet belongs to.</summary>
     public JetSpec<T> Spec { get; }
 
     /// <summary>The value z_0.</summary>
     public Var<T> Value { get; }
 
+    /// <summary>The packed stack of the coefficients and the items each takes, or null for a jet held per coefficient.</summary>
+    internal (Var<T> Stack, int[] Rows)? Packed => _packed is null ? null : (_packed, _rows!);
+
     /// <summary>Coefficient k (1..K): stacked [R, ...shape], collapsed (shape) for k = K in collapsed mode, or null (zero).</summary>
-    public Var<T>? this[int k] => _coefficients[k - 1];
+    public Var<T>? this[int k]
+    {
+        get
+        {
+            if (_packed is null || _coefficients[k - 1] is not null || _rows![k - 1] == 0) return _coefficients[k - 1];
+            int start = 0;
+            for (int j = 1; j < k; j++) start += _rows[j - 1];
+            var c = F.Rows(_packed, start, _rows[k - 1]);
+            return _coefficients[k - 1] = Spec.IsCollapsed(k) ? F.Reshape(c, Value.Value.ShapeArray) : c;
+        }
+    }
+
+    /// <summary>The coefficients as one stack [Q, ...shape] and the items each takes (a copy unless already packed), or null
+    /// when all are zero.</summary>
+    internal (Var<T> Stack, int[] Rows)? Pack()
+    {
+        if (Packed is { } packed) return packed;
+        var parts = new List<Var<T>>();
+        var rows = new int[Spec.Order];
+        for (int k = 1; k <= Spec.Order; k++)
+        {
+            if (this[k] is not { } c) continue;
+            bool collapsed = Spec.IsCollapsed(k);
+            parts.Add(collapsed ? F.Reshape(c, [1, .. Value.Value.ShapeArray]) : c);
+            rows[k - 1] = collapsed ? 1 : Spec.Directions;
+        }
+        return parts.Count == 0 ? null : (F.ConcatRows(parts), rows);
+    }
 
     /// <summary>Vectors per point this jet holds: 1 for the value, R per stacked coefficient, 1 per collapsed one
     /// (zero coefficients are not held).</summary>
@@ -103,7 +161,7 @@ public sealed class Jet<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             int n = 1;
             for (int k = 1; k <= Spec.Order; k++)
-                if (_coefficients[k - 1] is not null) n += Spec.IsCollapsed(k) ? 1 : Spec.Directions;
+                if (_packed is not null ? _rows![k - 1] > 0 : _coefficients[k - 1] is not null) n += Spec.IsCollapsed(k) ? 1 : Spec.Directions;
             return n;
         }
     }

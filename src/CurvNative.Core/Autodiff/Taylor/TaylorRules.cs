@@ -18,6 +18,8 @@ public static class TaylorRules
     /// </summary>
     public static Jet<T> Linear<T>(Jet<T> a, Var<T> value, Func<Var<T>, bool, Var<T>> map) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // A packed jet is one stack of all its coefficients: the map acts on each item, so once on the stack.
+        if (a.Packed is { } packed) return new Jet<T>(a.Spec, value, map(packed.Stack, true), packed.Rows);
         var c = new Var<T>?[a.Spec.Order];
         for (int k = 1; k <= a.Spec.Order; k++)
             if (a[k] is { } x) c[k - 1] = map(x, !a.Spec.IsCollapsed(k));
@@ -79,6 +81,9 @@ public static class TaylorRules
         Func<Var<T>, bool, Var<T>, bool, Var<T>> product) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var spec = (jetA ?? jetB ?? throw new ArgumentException("Bilinear needs at least one jet.")).Spec;
+        // One operand constant: the product is linear in the other, a packed stack maps in one product (one GEMM).
+        if (jetB is null && jetA!.Packed is { } pa) return new Jet<T>(spec, value, product(pa.Stack, true, b0, false), pa.Rows);
+        if (jetA is null && jetB!.Packed is { } pb) return new Jet<T>(spec, value, product(a0, false, pb.Stack, true), pb.Rows);
         int order = spec.Order;
         var c = new Var<T>?[order];
         for (int k = 1; k <= order; k++)

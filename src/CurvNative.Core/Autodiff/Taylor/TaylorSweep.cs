@@ -31,7 +31,11 @@ public static class TaylorSweep
         var v = Var<T>.Constant(directions);
         // Order 1 collapsed: the only coefficient is the collapsed one.
         seedCoefficients[0] = spec.IsCollapsed(1) ? TaylorRules.Collapse(spec, v) : v;
-        var seed = new Jet<T>(spec, input, seedCoefficients);
+        // Collapsed second order is packed from the start ([z_1; c_2] in one stack): linear layers map it with one GEMM
+        // and activations with one fused node.
+        var seed = spec.Collapsed && spec.Order == 2
+            ? new Jet<T>(spec, input, v, [spec.Directions, 0])
+            : new Jet<T>(spec, input, seedCoefficients);
         if (ReferenceEquals(input, output)) return new TaylorResult<T>(seed, seed.Vectors);
         if (output.Creator is null)
             throw new ArgumentException("The output was not computed from the input with recording on: trace the function with an input that requires gradients.");
