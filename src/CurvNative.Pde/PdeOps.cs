@@ -111,6 +111,7 @@ public static class PdeOps
         var spec = new JetSpec<T>(op.DerivativeOrder, weights.Length, mode == TaylorMode.Collapsed ? weights : null);
         TaylorResult<T> sweep;
         using (recordSweep ? GradMode.Enable() : GradMode.Disable())
+        using (recordSweep ? null : TensorPool<T>.Enter())
             sweep = TaylorSweep.Run(x, output, directions, spec);
         var jet = sweep.Output;
         int order = spec.Order;

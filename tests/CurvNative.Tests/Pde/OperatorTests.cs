@@ -181,6 +181,26 @@ public class OperatorTests
         }
     }
 
+    [Theory]
+    [InlineData("tanh")]
+    [InlineData("gelu")]
+    [InlineData("sin")]
+    public void ValuesSweepRecyclesOnlyDeadBuffers(string activation)
+    {
+        // The values-only sweep hands dead coefficient buffers back to a tensor pool; poisoned (NaN on return), any
+        // buffer still read afterwards (a view in a live jet, a residual branch's stack) would show as NaN.
+        var model = Mlp<double>(4, activation, hidden: 300, seed: 5);
+        var x = Points<double>(40, 4, seed: 6);
+        foreach (var op in new[] { PdeOperator<double>.Laplacian(4), PdeOperator<double>.Biharmonic(4) })
+            foreach (var mode in new[] { TaylorMode.Collapsed, TaylorMode.Standard })
+            {
+                var expected = PdeOps.Apply(model, x, op, mode).Values.Value;
+                Tensor<double> values;
+                using (TensorPool<double>.Enter(minLength: 1, poison: true)) values = PdeOps.Evaluate(model, x, op, mode, batchSize: 16);
+                AssertRelative(expected, values, 1e-13, $"{op} {mode} poisoned pool");
+            }
+    }
+
     [Fact]
     public void PrimitiveWithoutRuleIsANamedError()
     {

@@ -136,6 +136,9 @@ public sealed class Jet<T> where T : unmanaged, IFloatingPointIeee754<T>
         }
     }
 
+    /// <summary>Coefficient k as held now (no slice of a packed stack is made; null when not materialized or zero).</summary>
+    internal Var<T>? Materialized(int k) => _coefficients[k - 1];
+
     /// <summary>The coefficients as one stack [Q, ...shape] and the items each takes (a copy unless already packed), or null
     /// when all are zero.</summary>
     internal (Var<T> Stack, int[] Rows)? Pack()

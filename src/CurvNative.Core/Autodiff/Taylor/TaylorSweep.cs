@@ -44,6 +44,11 @@ public static class TaylorSweep
         int maxVectors = seed.Vectors;
         var nodes = Autograd.CollectNodes([output]);
         nodes.Sort((a, b) => a.Sequence.CompareTo(b.Sequence));
+        // Not recording, inside a tensor pool: a coefficient buffer no live jet references any more goes back to the
+        // pool, so the next layer's stacks reuse it instead of fresh pages (a values-only sweep of a wide MLP allocates
+        // hundreds of MiB otherwise). Buffers are counted per jet, views included; the seed's and the output's stay.
+        var pool = GradMode.IsEnabled ? null : TensorPool<T>.Current;
+        var held = pool is null ? null : new Dictionary<T[], int>(ReferenceEqualityComparer.Instance);
         var lastUse = new Dictionary<Var<T>, int>(ReferenceEqualityComparer.Instance);
         for (int n = 0; n < nodes.Count; n++)
             foreach (var i in nodes[n].Inputs) lastUse[i] = n;
@@ -59,12 +64,27 @@ public static class TaylorSweep
                 throw new InvalidOperationException($"The Taylor rule of {node.Primitive.Name} returned a jet of another sweep or value.");
             jets[node.Output] = jet;
             maxVectors = Math.Max(maxVectors, jet.Vectors);
+            if (held is not null) foreach (var b in Buffers(jet).Keys) held[b] = held.GetValueOrDefault(b) + 1;
             // A jet is dropped after its last consumer, so a non-recording sweep holds the live frontier only.
             foreach (var i in node.Inputs)
-                if (lastUse[i] == n && !ReferenceEquals(i, output)) jets.Remove(i);
+            {
+                if (lastUse[i] != n || ReferenceEquals(i, output) || !jets.Remove(i, out var dead) || held is null || ReferenceEquals(i, input)) continue;
+                foreach (var (b, t) in Buffers(dead))
+                    if ((held[b] -= 1) == 0) { held.Remove(b); pool!.Return(t); }
+            }
         }
         if (!jets.TryGetValue(output, out var result))
             throw new ArgumentException("The output does not depend on the input.");
         return new TaylorResult<T>(result, maxVectors);
+    }
+
+    /// <summary>The distinct buffers a jet's coefficients live in (with one tensor of each, to return it by).</summary>
+    private static Dictionary<T[], Tensor<T>> Buffers<T>(Jet<T> jet) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        var buffers = new Dictionary<T[], Tensor<T>>(ReferenceEqualityComparer.Instance);
+        if (jet.Packed is { } p) buffers.TryAdd(p.Stack.Value.Buffer, p.Stack.Value);
+        for (int k = 1; k <= jet.Spec.Order; k++)
+            if (jet.Materialized(k) is { } c) buffers.TryAdd(c.Value.Buffer, c.Value);
+        return buffers;
     }
 }
