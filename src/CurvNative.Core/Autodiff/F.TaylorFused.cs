@@ -18,7 +18,7 @@ public static partial class F
     private static Jet<T>? FusedTaylor2<T>(UnaryOp<T> op, TaylorActivation activation, Node<T> node, Jet<T> jet) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var spec = jet.Spec;
-        if (spec.Order != 2 || !spec.Collapsed || (typeof(T) != typeof(double) && typeof(T) != typeof(float))) return null;
+        if (spec.Order != 2 || !spec.Collapsed || spec.FirstOrderMap is not null || (typeof(T) != typeof(double) && typeof(T) != typeof(float))) return null;
         if (jet.Pack() is not { } packed || packed.Rows[0] != spec.Directions) return null;
         var z = node.Inputs[0];
         bool hasC2 = packed.Rows[1] == 1;

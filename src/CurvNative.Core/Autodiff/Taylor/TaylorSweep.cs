@@ -20,13 +20,14 @@ public static class TaylorSweep
     /// <summary>
     /// Propagates the jet x(t) = x + t v_r (first coefficient v_r, higher ones zero) from <paramref name="input"/> to
     /// <paramref name="output"/>. <paramref name="directions"/> is [R, ...input shape] (a direction per point when the
-    /// input has a batch axis). The graph from input to output must have been recorded (the input requires gradients).
+    /// input has a batch axis), or the B basis directions [B, ...input shape] for a spec sharing the first order. The graph from input to output must have been recorded (the input requires gradients).
     /// </summary>
     /// <exception cref="NotSupportedException">A primitive on the path has no Taylor rule (the message names it).</exception>
     public static TaylorResult<T> Run<T>(Var<T> input, Var<T> output, Tensor<T> directions, JetSpec<T> spec) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        if (directions.Rank != input.Rank + 1 || directions.Shape[0] != spec.Directions || !directions.Shape[1..].SequenceEqual(input.Shape))
-            throw new ArgumentException($"Directions must be [{spec.Directions}, {string.Join(", ", input.Value.ShapeArray)}] (R times the input's shape), got {Shape.Format(directions.Shape)}.");
+        int items = spec.Items(1);
+        if (directions.Rank != input.Rank + 1 || directions.Shape[0] != items || !directions.Shape[1..].SequenceEqual(input.Shape))
+            throw new ArgumentException($"Directions must be [{items}, {string.Join(", ", input.Value.ShapeArray)}] ({(spec.FirstOrderMap is null ? "R" : "B basis directions")} times the input's shape), got {Shape.Format(directions.Shape)}.");
         var seedCoefficients = new Var<T>?[spec.Order];
         var v = Var<T>.Constant(directions);
         // Order 1 collapsed: the only coefficient is the collapsed one.
@@ -34,7 +35,7 @@ public static class TaylorSweep
         // Collapsed second order is packed from the start ([z_1; c_2] in one stack): linear layers map it with one GEMM
         // and activations with one fused node.
         var seed = spec.Collapsed && spec.Order == 2
-            ? new Jet<T>(spec, input, v, [spec.Directions, 0])
+            ? new Jet<T>(spec, input, v, [spec.Items(1), 0])
             : new Jet<T>(spec, input, seedCoefficients);
         if (ReferenceEquals(input, output)) return new TaylorResult<T>(seed, seed.Vectors);
         if (output.Creator is null)
