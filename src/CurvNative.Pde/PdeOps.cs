@@ -51,6 +51,8 @@ public static class PdeOps
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, got {batchSize}.");
         int n = points.Shape[0];
         var result = Tensor<T>.Zeros(n);
+        // One pool for all chunks: the sweep hands dead coefficient buffers back, the next layer and chunk reuse them.
+        using var pool = TensorPool<T>.Enter();
         for (int start = 0; start < n; start += batchSize)
         {
             int count = Math.Min(batchSize, n - start);
@@ -114,7 +116,6 @@ public static class PdeOps
         if (shared is not null) directions = PdeOperator<T>.Laplacian(op.InputDimension).Directions(first, n).Directions;
         TaylorResult<T> sweep;
         using (recordSweep ? GradMode.Enable() : GradMode.Disable())
-        using (recordSweep ? null : TensorPool<T>.Enter())
             sweep = TaylorSweep.Run(x, output, directions, spec);
         var jet = sweep.Output;
         int order = spec.Order;
