@@ -202,6 +202,30 @@ public class OperatorTests
     }
 
     [Fact]
+    public void CollapsedLaplacianIsOneGemmAndOneFusedNodePerLayer()
+    {
+        // The differentiable graph of the collapsed Laplacian of an MLP: per linear layer, the traced forward GEMM (N rows)
+        // and one GEMM over the packed jet (D N rows into the first layer, (D + 1) N after it), never one per direction
+        // or coefficient;
+        // per activation, one fused Taylor node.
+        int d = 4, n = 7;
+        var model = Mlp<double>(d, "tanh", hidden: 6, residual: false, seed: 9);
+        var result = PdeOps.Apply(model, Points<double>(n, d, seed: 10), PdeOperator<double>.Laplacian(d));
+        var nodes = Autograd.CollectNodes([result.Values]);
+        var weights = model.Parameters().Select(p => p.Var).Where(v => v.Rank == 2).ToArray();
+        for (int l = 0; l < weights.Length; l++)
+        {
+            var rows = nodes.Where(node => node.Inputs.Length > 1 && ReferenceEquals(node.Inputs[1], weights[l]))
+                .Select(node => node.Inputs[0].Shape[0]).Order().ToArray();
+            // The output layer's traced value is not an input of the Laplacian: only its packed GEMM is in the graph.
+            int packed = (l == 0 ? d : d + 1) * n;
+            Assert.Equal(l == weights.Length - 1 ? new[] { packed } : new[] { n, packed }, rows);
+        }
+        Assert.Equal(2, nodes.Count(node => node.Primitive.Name == "TanhTaylor2"));
+        Assert.DoesNotContain(nodes, node => node.Primitive.Name is "Multiply" or "SumTo" or "BroadcastTo");
+    }
+
+    [Fact]
     public void PrimitiveWithoutRuleIsANamedError()
     {
         var x = Points<double>(3, 2, seed: 1);
