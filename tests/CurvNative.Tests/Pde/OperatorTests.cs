@@ -199,6 +199,19 @@ public class OperatorTests
                 using (TensorPool<double>.Enter(minLength: 1, poison: true)) values = PdeOps.Evaluate(model, x, op, mode, batchSize: 16);
                 AssertRelative(expected, values, 1e-13, $"{op} {mode} poisoned pool");
             }
+        // Functions using their input several times: products of jets, and a shifted input whose jet aliases the seed's
+        // directions (x + c has x's coefficients) and dies before x's last use.
+        var shift = Points<double>(1, 3, seed: 13).Reshape(3);
+        Var<double> Aliasing(Var<double> v) => F.Add(F.Sum(F.Tanh(F.Add(v, Var<double>.Constant(shift))), [1]), F.Sum(F.Sin(v), [1]));
+        var xc = Points<double>(9, 3, seed: 12);
+        foreach (var u in new Func<Var<double>, Var<double>>[] { Composite, Aliasing })
+            foreach (var op in new[] { PdeOperator<double>.Laplacian(3), PdeOperator<double>.Biharmonic(3) })
+            {
+                var expected = PdeOps.Apply(u, xc, op).Values.Value;
+                Tensor<double> values;
+                using (TensorPool<double>.Enter(minLength: 1, poison: true)) values = PdeOps.Evaluate(u, xc, op, batchSize: 4);
+                AssertRelative(expected, values, 1e-13, $"{op} poisoned pool");
+            }
     }
 
     [Fact]

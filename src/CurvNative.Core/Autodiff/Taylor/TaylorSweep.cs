@@ -50,6 +50,8 @@ public static class TaylorSweep
         // hundreds of MiB otherwise). Buffers are counted per jet, views included; the seed's and the output's stay.
         var pool = GradMode.IsEnabled ? null : TensorPool<T>.Current;
         var held = pool is null ? null : new Dictionary<T[], int>(ReferenceEqualityComparer.Instance);
+        // The seed's buffers (the caller's directions, which views in later jets may alias) are held for good.
+        if (held is not null) foreach (var b in Buffers(seed).Keys) held[b] = 1;
         var lastUse = new Dictionary<Var<T>, int>(ReferenceEqualityComparer.Instance);
         for (int n = 0; n < nodes.Count; n++)
             foreach (var i in nodes[n].Inputs) lastUse[i] = n;
@@ -71,7 +73,12 @@ public static class TaylorSweep
             {
                 if (lastUse[i] != n || ReferenceEquals(i, output) || !jets.Remove(i, out var dead) || held is null || ReferenceEquals(i, input)) continue;
                 foreach (var (b, t) in Buffers(dead))
-                    if ((held[b] -= 1) == 0) { held.Remove(b); pool!.Return(t); }
+                {
+                    // A coefficient materialized after the jet was counted may live in a buffer of its own: not counted, kept.
+                    if (!held.TryGetValue(b, out int count)) continue;
+                    if (count > 1) held[b] = count - 1;
+                    else { held.Remove(b); pool!.Return(t); }
+                }
             }
         }
         if (!jets.TryGetValue(output, out var result))
