@@ -51,13 +51,14 @@ public static class PdeOps
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, got {batchSize}.");
         int n = points.Shape[0];
         var result = Tensor<T>.Zeros(n);
-        // One pool for all chunks: the sweep hands dead coefficient buffers back, the next layer and chunk reuse them.
-        using var pool = TensorPool<T>.Enter();
         for (int start = 0; start < n; start += batchSize)
         {
             int count = Math.Min(batchSize, n - start);
             Tensor<T> values;
+            // A pool per chunk: the sweep hands dead coefficient buffers back and the next layers reuse them (a scope keeps
+            // every buffer born in it until it closes, so one scope for all chunks would not bound the memory).
             using (GradMode.Enable())
+            using (TensorPool<T>.Enter())
                 values = Compute(u, points.Slice0(start, count), start, op, mode, recordSweep: false).Values.Value;
             values.Span.CopyTo(result.Span.Slice(start, count));
         }

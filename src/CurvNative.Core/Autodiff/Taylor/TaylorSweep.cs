@@ -20,7 +20,8 @@ public static class TaylorSweep
     /// <summary>
     /// Propagates the jet x(t) = x + t v_r (first coefficient v_r, higher ones zero) from <paramref name="input"/> to
     /// <paramref name="output"/>. <paramref name="directions"/> is [R, ...input shape] (a direction per point when the
-    /// input has a batch axis), or the B basis directions [B, ...input shape] for a spec sharing the first order. The graph from input to output must have been recorded (the input requires gradients).
+    /// input has a batch axis), or the B basis directions [B, ...input shape] for a spec sharing the first order. The
+    /// graph from input to output must have been recorded (the input requires gradients).
     /// </summary>
     /// <exception cref="NotSupportedException">A primitive on the path has no Taylor rule (the message names it).</exception>
     public static TaylorResult<T> Run<T>(Var<T> input, Var<T> output, Tensor<T> directions, JetSpec<T> spec) where T : unmanaged, IFloatingPointIeee754<T>
