@@ -23,6 +23,7 @@ public static class Program
         if (args.Length > 0 && args[0] == "pde") return PdeMode.Run(args);
         if (args.Length > 0 && args[0] == "pinn-step") return PinnStepMode.Run(args);
         if (args.Length > 0 && args[0] == "mpi") return MpiMode.Run(args);
+        if (args.Length > 0 && args[0] == "pde-profile") return PdeProfileMode.Run(args);
 
         var rest = new List<string>(args);
         int? threads = TakeOption(rest, "--threads");

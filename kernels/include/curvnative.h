@@ -133,11 +133,15 @@ CN_API int cn_maxpool2d_forward_f32(const cn_pool2d_geom* g, const float* x, flo
 CN_API int cn_maxpool2d_forward_f64(const cn_pool2d_geom* g, const double* x, double* y, int64_t* argmax);
 
 /*
- * Collapsed second-order Taylor rule of an elementwise activation y = f(z) (the forward Laplacian step), fused:
- *   y = f(z),  dirs_out[r, i] = f'(z_i) dirs[r, i],  c2_out[i] = f'(z_i) c2[i] + f''(z_i) sum_r w_r dirs[r, i]^2
- * for n values z, r directions (dirs [r, n] row-major) and the collapsed second coefficient c2 [n].
- * activation: CN_ACT_TANH, CN_ACT_SIGMOID, CN_ACT_SIN, CN_ACT_COS or CN_ACT_EXP. NULL c2 means zero; NULL weights
- * means w_r = 1; NULL y skips the value. n >= 0, r >= 0. One pass over the directions (AVX2/FMA when the CPU has it).
+ * Collapsed second-order Taylor rule of an elementwise activation y = f(z) (the forward Laplacian step), fused, on the
+ * packed layout p = [z_1 (r rows); c_2 (one row when has_c2)], rows of n values (row-major [r + has_c2, n]):
+ *   forward:  q[k] = f'(z) p[k] (k < r),  q[r] = f'(z) c_2 + f''(z) S,  S = sum_k w_k p[k]^2      (q is [r + 1, n])
+ *   backward, given g = dL/dq [r + 1, n]:
+ *     dp[k] = f'(z) g[k] + 2 w_k f''(z) p[k] g[r] (k < r),  dp[r] = f'(z) g[r] (when has_c2),
+ *     dz = f''(z) (sum_k g[k] p[k] + g[r] c_2) + f'''(z) g[r] S.
+ * y = f(z) is given (the forward pass has it; tanh, sigmoid and exp take their derivatives from it).
+ * activation: CN_ACT_TANH, CN_ACT_SIGMOID, CN_ACT_SIN, CN_ACT_COS or CN_ACT_EXP. NULL weights means w_k = 1;
+ * NULL dz or dp skips that gradient. n >= 0, r >= 0. AVX-512 or AVX2 when the CPU has it.
  */
 enum {
     CN_ACT_TANH = 0,
@@ -147,10 +151,14 @@ enum {
     CN_ACT_EXP = 4
 };
 
-CN_API int cn_taylor2_activation_f32(int activation, int64_t n, int64_t r, const float* z, const float* dirs, const float* c2,
-                                     const float* weights, float* y, float* dirs_out, float* c2_out);
-CN_API int cn_taylor2_activation_f64(int activation, int64_t n, int64_t r, const double* z, const double* dirs, const double* c2,
-                                     const double* weights, double* y, double* dirs_out, double* c2_out);
+CN_API int cn_taylor2_forward_f32(int activation, int64_t n, int64_t r, int has_c2, const float* z, const float* y, const float* p,
+                                  const float* weights, float* q);
+CN_API int cn_taylor2_forward_f64(int activation, int64_t n, int64_t r, int has_c2, const double* z, const double* y, const double* p,
+                                  const double* weights, double* q);
+CN_API int cn_taylor2_backward_f32(int activation, int64_t n, int64_t r, int has_c2, const float* z, const float* y, const float* p,
+                                   const float* weights, const float* g, float* dz, float* dp);
+CN_API int cn_taylor2_backward_f64(int activation, int64_t n, int64_t r, int has_c2, const double* z, const double* y, const double* p,
+                                   const double* weights, const double* g, double* dz, double* dp);
 
 #ifdef __cplusplus
 }

@@ -194,9 +194,31 @@ public sealed class PdeOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         int d = InputDimension, r = DirectionCount;
         var dirs = Tensor<T>.Zeros(r, n, d);
-        var weights = new T[r];
         var span = dirs.Span;
         if (Estimate is null)
+        {
+            var (basis, exactWeights) = ExactDirections();
+            for (int c = 0; c < r; c++)
+                for (int p = 0; p < n; p++) basis.AsSpan(c * d, d).CopyTo(span.Slice((c * n + p) * d, d));
+            return (dirs, exactWeights);
+        }
+        return (dirs, StochasticDirections(first, n, span));
+    }
+
+    /// <summary>
+    /// For the exact biharmonic, M [R, D] with v_r = sum_i M[r, i] e_i (rows e_i, e_i + e_j, e_i - e_j): its first-order
+    /// coefficients are those of the D unit directions combined by M (z_1 = J v is linear in v), which collapsed Taylor
+    /// mode propagates instead of R = D^2 (<see cref="Autodiff.Taylor.JetSpec{T}.FirstOrderMap"/>). Null otherwise (the
+    /// Laplacians' directions are the basis already; random directions differ per point).
+    /// </summary>
+    internal Tensor<T>? SharedFirstOrder()
+        => Kind == PdeOperatorKind.Biharmonic && Estimate is null ? Tensor<T>.FromArray(ExactDirections().Basis, DirectionCount, InputDimension) : null;
+
+    /// <summary>The exact operator's directions (one per row, [R, D] row-major, the same at every point) and weights.</summary>
+    private (T[] Basis, T[] Weights) ExactDirections()
+    {
+        int d = InputDimension, r = DirectionCount;
+        var weights = new T[r];
         {
             var basis = new T[r * d]; // one direction per row, repeated for every point
             switch (Kind)
@@ -220,12 +242,16 @@ public sealed class PdeOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
                         }
                     break;
             }
-            for (int c = 0; c < r; c++)
-                for (int p = 0; p < n; p++) basis.AsSpan(c * d, d).CopyTo(span.Slice((c * n + p) * d, d));
-            return (dirs, weights);
+            return (basis, weights);
         }
+    }
 
-        var e = Estimate;
+    /// <summary>Fills the random directions [R, n, D] of points first .. first + n - 1 and returns the weights.</summary>
+    private T[] StochasticDirections(int first, int n, Span<T> span)
+    {
+        int d = InputDimension;
+        var weights = new T[DirectionCount];
+        var e = Estimate!;
         // Groups of directions: (columns of the map z -> v, weight). Laplacian and biharmonic: v = z.
         var groups = new List<(int[]? Columns, T Weight)>();
         T inv = T.One / T.CreateTruncating(e.Directions);
@@ -258,7 +284,7 @@ public sealed class PdeOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
                     }
                 }
         }
-        return (dirs, weights);
+        return weights;
     }
 
     /// <summary>A deterministic 32-bit seed for one point (SplitMix64 finaliser of seed and index).</summary>

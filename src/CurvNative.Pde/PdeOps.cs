@@ -55,7 +55,10 @@ public static class PdeOps
         {
             int count = Math.Min(batchSize, n - start);
             Tensor<T> values;
+            // A pool per chunk: the sweep hands dead coefficient buffers back and the next layers reuse them (a scope keeps
+            // every buffer born in it until it closes, so one scope for all chunks would not bound the memory).
             using (GradMode.Enable())
+            using (TensorPool<T>.Enter())
                 values = Compute(u, points.Slice0(start, count), start, op, mode, recordSweep: false).Values.Value;
             values.Span.CopyTo(result.Span.Slice(start, count));
         }
@@ -108,7 +111,10 @@ public static class PdeOps
         }
         if (mode != TaylorMode.Collapsed && mode != TaylorMode.Standard)
             throw new ArgumentOutOfRangeException(nameof(mode), $"Unknown mode {mode}.");
-        var spec = new JetSpec<T>(op.DerivativeOrder, weights.Length, mode == TaylorMode.Collapsed ? weights : null);
+        // Collapsed biharmonic: the first order is propagated along e_1..e_D only and combined per direction where needed.
+        var shared = mode == TaylorMode.Collapsed ? op.SharedFirstOrder() : null;
+        var spec = new JetSpec<T>(op.DerivativeOrder, weights.Length, mode == TaylorMode.Collapsed ? weights : null, shared);
+        if (shared is not null) directions = PdeOperator<T>.Laplacian(op.InputDimension).Directions(first, n).Directions;
         TaylorResult<T> sweep;
         using (recordSweep ? GradMode.Enable() : GradMode.Disable())
             sweep = TaylorSweep.Run(x, output, directions, spec);
@@ -118,13 +124,15 @@ public static class PdeOps
         var top = jet[order];
         Var<T> value = top is null ? Var<T>.Constant(Tensor<T>.Zeros(n))
             : spec.Collapsed ? F.Reshape(top, n) : F.Reshape(TaylorRules.WeightedSum(top, weights), n);
-        Var<T>? first1 = jet[1] is { } c1 && !spec.IsCollapsed(1) ? PointsFirst(c1, n) : null;
-        // The exact Laplacian's and biharmonic's first D directions are e_1..e_D: their coefficients are the gradient.
+        Var<T>? first1 = jet[1] is { } c1 && !spec.IsCollapsed(1) ? PointsFirst(TaylorRules.PerDirection(spec, c1), n) : null;
+        // The exact Laplacian's and biharmonic's first D directions are e_1..e_D (a shared first order is held for
+        // exactly these): their coefficients are the gradient.
         Var<T>? gradient = null;
         if (first1 is not null && op.LeadsWithUnitDirections)
         {
             int d = op.InputDimension;
-            gradient = d == weights.Length ? first1
+            gradient = shared is not null ? PointsFirst(jet[1]!, n)
+                : d == weights.Length ? first1
                 : F.Permute(F.GatherFlat(jet[1]!, Enumerable.Range(0, d * n).ToArray(), [d, n]), 1, 0);
         }
         return new PdeResult<T>(value, u1, gradient, first1, sweep.MaxVectors);

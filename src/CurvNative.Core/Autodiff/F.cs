@@ -167,6 +167,13 @@ public static partial class F
             {
                 case BinaryKind.Add:
                 case BinaryKind.Subtract:
+                    // Packed jets of the output's shape (a residual sum, a constant shift): one operation on the stacks.
+                    var pa = ja?.Packed; var pb = jb?.Packed;
+                    bool fullA = a.Shape.SequenceEqual(shape), fullB = b.Shape.SequenceEqual(shape);
+                    if (pa is { } sa && pb is { } sb && fullA && fullB && sa.Rows.SequenceEqual(sb.Rows))
+                        return new Jet<T>(spec, node.Output, _kind == BinaryKind.Add ? Add(sa.Stack, sb.Stack) : Sub(sa.Stack, sb.Stack), sa.Rows);
+                    if (pa is { } oa && jb is null && fullA) return new Jet<T>(spec, node.Output, oa.Stack, oa.Rows);
+                    if (pb is { } ob && ja is null && fullB) return new Jet<T>(spec, node.Output, _kind == BinaryKind.Add ? ob.Stack : -ob.Stack, ob.Rows);
                     var c = new Var<T>?[spec.Order];
                     for (int k = 1; k <= spec.Order; k++)
                     {
@@ -180,7 +187,7 @@ public static partial class F
                     return TaylorRules.Bilinear(ja, a, jb, b, node.Output, Elementwise);
                 default:
                     if (jb is null)
-                        return TaylorRules.Linear(ja!, node.Output, (x, xs) => BroadcastTo(Div(xs ? TaylorRules.LiftStack(x, rank) : x, b), xs ? [spec.Directions, .. node.Output.Value.ShapeArray] : node.Output.Value.ShapeArray));
+                        return TaylorRules.Linear(ja!, node.Output, (x, xs) => BroadcastTo(Div(xs ? TaylorRules.LiftStack(x, rank) : x, b), xs ? [x.Shape[0], .. node.Output.Value.ShapeArray] : node.Output.Value.ShapeArray));
                     var r0 = Div(Var<T>.Scalar(T.One), b);
                     var r2 = Mul(r0, r0);
                     var d = new Var<T>[spec.Order];
@@ -316,7 +323,7 @@ public static partial class F
         }
 
         /// <summary>f^(1..order) at the input x (output y) as differentiable expressions; null where a derivative is zero.</summary>
-        private Var<T>?[] Derivatives(Var<T> x, Var<T> y, int order)
+        internal Var<T>?[] Derivatives(Var<T> x, Var<T> y, int order)
         {
             var one = T.One;
             Var<T> Poly(Var<T> v, params double[] c) // c[0] + c[1] v + ... by Horner
@@ -404,18 +411,8 @@ public static partial class F
         {
             var jet = jets[0]!;
             var spec = jet.Spec;
-            // Not recording (values only), collapsed second order: one fused native pass over value, directions and
-            // collapsed coefficient instead of the elementwise operations of the differentiable rule.
-            if (!GradMode.IsEnabled && spec.Order == 2 && spec.Collapsed && jet[1] is { } dirs && Fused() is { } activation
-                && (typeof(T) == typeof(double) || typeof(T) == typeof(float)))
-            {
-                var z = node.Inputs[0].Value;
-                var dirsOut = Tensor<T>.Uninitialized(dirs.Value.ShapeArray);
-                var c2Out = Tensor<T>.Uninitialized(z.ShapeArray);
-                Native.NativeKernels.Taylor2Activation(activation, z.Span, dirs.Value.Span, jet[2] is { } c2 ? c2.Value.Span : default,
-                    spec.UnitWeights ? default : spec.CollapseWeights, default, dirsOut.Span, c2Out.Span);
-                return new Jet<T>(spec, node.Output, [Const(dirsOut), Const(c2Out)]);
-            }
+            // Collapsed second order: one fused node (one native pass forward, one backward) on the packed jet.
+            if (Fused() is { } activation && FusedTaylor2(this, activation, node, jet) is { } fused) return fused;
             return TaylorRules.Elementwise(jet, node.Output, Derivatives(node.Inputs[0], node.Output, spec.Order));
         }
 

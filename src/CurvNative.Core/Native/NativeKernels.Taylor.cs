@@ -7,40 +7,74 @@ internal enum TaylorActivation { Tanh = 0, Sigmoid = 1, Sin = 2, Cos = 3, Exp = 
 
 internal static unsafe partial class NativeKernels
 {
-    [LibraryImport(Lib, EntryPoint = "cn_taylor2_activation_f32")]
-    private static partial int Taylor2F32(int activation, long n, long r, float* z, float* dirs, float* c2, float* weights, float* y, float* dirsOut, float* c2Out);
-    [LibraryImport(Lib, EntryPoint = "cn_taylor2_activation_f64")]
-    private static partial int Taylor2F64(int activation, long n, long r, double* z, double* dirs, double* c2, double* weights, double* y, double* dirsOut, double* c2Out);
+    [LibraryImport(Lib, EntryPoint = "cn_taylor2_forward_f32")]
+    private static partial int Taylor2ForwardF32(int activation, long n, long r, int hasC2, float* z, float* y, float* p, float* w, float* q);
+    [LibraryImport(Lib, EntryPoint = "cn_taylor2_forward_f64")]
+    private static partial int Taylor2ForwardF64(int activation, long n, long r, int hasC2, double* z, double* y, double* p, double* w, double* q);
+    [LibraryImport(Lib, EntryPoint = "cn_taylor2_backward_f32")]
+    private static partial int Taylor2BackwardF32(int activation, long n, long r, int hasC2, float* z, float* y, float* p, float* w, float* g, float* dz, float* dp);
+    [LibraryImport(Lib, EntryPoint = "cn_taylor2_backward_f64")]
+    private static partial int Taylor2BackwardF64(int activation, long n, long r, int hasC2, double* z, double* y, double* p, double* w, double* g, double* dz, double* dp);
 
     /// <summary>
-    /// The collapsed second-order Taylor rule of y = f(z), fused: y = f(z), dirsOut[r, i] = f'(z_i) dirs[r, i],
-    /// c2Out[i] = f'(z_i) c2[i] + f''(z_i) sum_r w_r dirs[r, i]^2 for n = z.Length values and R = dirs.Length / n
-    /// directions. An empty <paramref name="c2"/> is zero, empty <paramref name="weights"/> are ones, an empty
-    /// <paramref name="y"/> skips the value.
+    /// The collapsed second-order Taylor rule of y = f(z) on the packed layout p = [z_1 (R rows); c_2 (one row when
+    /// <paramref name="hasC2"/>)] of n = z.Length values per row: q[k] = f'(z) p[k] for k &lt; R and
+    /// q[R] = f'(z) c_2 + f''(z) sum_k w_k p[k]^2 (q is [R + 1, n]). <paramref name="y"/> is f(z); empty
+    /// <paramref name="weights"/> are ones.
     /// </summary>
-    public static void Taylor2Activation<T>(TaylorActivation activation, ReadOnlySpan<T> z, ReadOnlySpan<T> dirs, ReadOnlySpan<T> c2,
-        ReadOnlySpan<T> weights, Span<T> y, Span<T> dirsOut, Span<T> c2Out) where T : unmanaged
+    public static void Taylor2Forward<T>(TaylorActivation activation, int r, bool hasC2, ReadOnlySpan<T> z, ReadOnlySpan<T> y,
+        ReadOnlySpan<T> p, ReadOnlySpan<T> weights, Span<T> q) where T : unmanaged
     {
         int n = z.Length;
-        int r = n == 0 ? (weights.IsEmpty ? 0 : weights.Length) : dirs.Length / n;
-        if (n > 0 && dirs.Length != (long)r * n)
-            throw new ArgumentException($"dirs has {dirs.Length} elements, not a multiple R x n of the {n} values.", nameof(dirs));
-        SpanChecks.Length(dirsOut.Length, dirs.Length, nameof(dirsOut), "R*n");
-        SpanChecks.Length(c2Out.Length, n, nameof(c2Out), "n");
-        if (!c2.IsEmpty) SpanChecks.Length(c2.Length, n, nameof(c2), "n");
-        if (!y.IsEmpty) SpanChecks.Length(y.Length, n, nameof(y), "n");
-        if (!weights.IsEmpty && n > 0) SpanChecks.Length(weights.Length, r, nameof(weights), "R");
-        SpanChecks.NoOverlap<T>(dirsOut, nameof(dirsOut), z, nameof(z), dirs, nameof(dirs));
-        SpanChecks.NoOverlap<T>(c2Out, nameof(c2Out), z, nameof(z), dirs, nameof(dirs));
-        SpanChecks.NoOverlap<T>(c2Out, nameof(c2Out), c2, nameof(c2), dirsOut, nameof(dirsOut));
-        fixed (T* pz = z) fixed (T* pd = dirs) fixed (T* pc = c2) fixed (T* pw = weights) fixed (T* py = y) fixed (T* pdo = dirsOut) fixed (T* pco = c2Out)
+        CheckTaylor2(r, hasC2, n, y, p, weights);
+        SpanChecks.Length(q.Length, (long)(r + 1) * n, nameof(q), "(R+1)*n");
+        SpanChecks.NoOverlap<T>(q, nameof(q), z, nameof(z), y, nameof(y));
+        SpanChecks.NoOverlap<T>(q, nameof(q), p, nameof(p), weights, nameof(weights));
+        fixed (T* pz = z) fixed (T* py = y) fixed (T* pp = p) fixed (T* pw = weights) fixed (T* pq = q)
         {
-            T* c = c2.IsEmpty ? null : pc, w = weights.IsEmpty ? null : pw, yy = y.IsEmpty ? null : py;
+            T* w = weights.IsEmpty ? null : pw;
             if (typeof(T) == typeof(float))
-                Check(Taylor2F32((int)activation, n, r, (float*)pz, (float*)pd, (float*)c, (float*)w, (float*)yy, (float*)pdo, (float*)pco), "cn_taylor2_activation_f32");
+                Check(Taylor2ForwardF32((int)activation, n, r, hasC2 ? 1 : 0, (float*)pz, (float*)py, (float*)pp, (float*)w, (float*)pq), "cn_taylor2_forward_f32");
             else if (typeof(T) == typeof(double))
-                Check(Taylor2F64((int)activation, n, r, (double*)pz, (double*)pd, (double*)c, (double*)w, (double*)yy, (double*)pdo, (double*)pco), "cn_taylor2_activation_f64");
+                Check(Taylor2ForwardF64((int)activation, n, r, hasC2 ? 1 : 0, (double*)pz, (double*)py, (double*)pp, (double*)w, (double*)pq), "cn_taylor2_forward_f64");
             else throw Unsupported<T>();
         }
+    }
+
+    /// <summary>
+    /// The backward of <see cref="Taylor2Forward{T}"/> given g = dL/dq [R + 1, n]: dp[k] = f'(z) g[k] + 2 w_k f''(z) p[k] g[R]
+    /// (k &lt; R), dp[R] = f'(z) g[R] (when <paramref name="hasC2"/>), dz = f''(z) (sum_k g[k] p[k] + g[R] c_2) + f'''(z) g[R] S.
+    /// An empty <paramref name="dz"/> or <paramref name="dp"/> is not computed.
+    /// </summary>
+    public static void Taylor2Backward<T>(TaylorActivation activation, int r, bool hasC2, ReadOnlySpan<T> z, ReadOnlySpan<T> y,
+        ReadOnlySpan<T> p, ReadOnlySpan<T> weights, ReadOnlySpan<T> g, Span<T> dz, Span<T> dp) where T : unmanaged
+    {
+        int n = z.Length;
+        CheckTaylor2(r, hasC2, n, y, p, weights);
+        SpanChecks.Length(g.Length, (long)(r + 1) * n, nameof(g), "(R+1)*n");
+        if (!dz.IsEmpty) SpanChecks.Length(dz.Length, n, nameof(dz), "n");
+        if (!dp.IsEmpty) SpanChecks.Length(dp.Length, p.Length, nameof(dp), "(R+hasC2)*n");
+        SpanChecks.NoOverlap<T>(dz, nameof(dz), z, nameof(z), y, nameof(y));
+        SpanChecks.NoOverlap<T>(dz, nameof(dz), p, nameof(p), g, nameof(g));
+        SpanChecks.NoOverlap<T>(dp, nameof(dp), z, nameof(z), y, nameof(y));
+        SpanChecks.NoOverlap<T>(dp, nameof(dp), p, nameof(p), g, nameof(g));
+        SpanChecks.NoOverlap<T>(dp, nameof(dp), dz, nameof(dz), weights, nameof(weights));
+        fixed (T* pz = z) fixed (T* py = y) fixed (T* pp = p) fixed (T* pw = weights) fixed (T* pg = g) fixed (T* pdz = dz) fixed (T* pdp = dp)
+        {
+            T* w = weights.IsEmpty ? null : pw, oz = dz.IsEmpty ? null : pdz, op = dp.IsEmpty ? null : pdp;
+            if (typeof(T) == typeof(float))
+                Check(Taylor2BackwardF32((int)activation, n, r, hasC2 ? 1 : 0, (float*)pz, (float*)py, (float*)pp, (float*)w, (float*)pg, (float*)oz, (float*)op), "cn_taylor2_backward_f32");
+            else if (typeof(T) == typeof(double))
+                Check(Taylor2BackwardF64((int)activation, n, r, hasC2 ? 1 : 0, (double*)pz, (double*)py, (double*)pp, (double*)w, (double*)pg, (double*)oz, (double*)op), "cn_taylor2_backward_f64");
+            else throw Unsupported<T>();
+        }
+    }
+
+    private static void CheckTaylor2<T>(int r, bool hasC2, int n, ReadOnlySpan<T> y, ReadOnlySpan<T> p, ReadOnlySpan<T> weights)
+    {
+        if (r < 0) throw new ArgumentOutOfRangeException(nameof(r), $"The number of directions must be >= 0, got {r}.");
+        SpanChecks.Length(y.Length, n, nameof(y), "n");
+        SpanChecks.Length(p.Length, (long)(r + (hasC2 ? 1 : 0)) * n, nameof(p), "(R+hasC2)*n");
+        if (!weights.IsEmpty) SpanChecks.Length(weights.Length, r, nameof(weights), "R");
     }
 }

@@ -181,6 +181,63 @@ public class OperatorTests
         }
     }
 
+    [Theory]
+    [InlineData("tanh")]
+    [InlineData("gelu")]
+    [InlineData("sin")]
+    public void ValuesSweepRecyclesOnlyDeadBuffers(string activation)
+    {
+        // The values-only sweep hands dead coefficient buffers back to a tensor pool; poisoned (NaN on return), any
+        // buffer still read afterwards (a view in a live jet, a residual branch's stack) would show as NaN.
+        var model = Mlp<double>(4, activation, hidden: 300, seed: 5);
+        var x = Points<double>(40, 4, seed: 6);
+        foreach (var op in new[] { PdeOperator<double>.Laplacian(4), PdeOperator<double>.Biharmonic(4) })
+            foreach (var mode in new[] { TaylorMode.Collapsed, TaylorMode.Standard })
+            {
+                var expected = PdeOps.Apply(model, x, op, mode).Values.Value;
+                Tensor<double> values;
+                using (TensorPool<double>.Enter(minLength: 1, poison: true)) values = PdeOps.Evaluate(model, x, op, mode, batchSize: 16);
+                AssertRelative(expected, values, 1e-13, $"{op} {mode} poisoned pool");
+            }
+        // Functions using their input several times: products of jets, and a shifted input whose jet aliases the seed's
+        // directions (x + c has x's coefficients) and dies before x's last use.
+        var shift = Points<double>(1, 3, seed: 13).Reshape(3);
+        Var<double> Aliasing(Var<double> v) => F.Add(F.Sum(F.Tanh(F.Add(v, Var<double>.Constant(shift))), [1]), F.Sum(F.Sin(v), [1]));
+        var xc = Points<double>(9, 3, seed: 12);
+        foreach (var u in new Func<Var<double>, Var<double>>[] { Composite, Aliasing })
+            foreach (var op in new[] { PdeOperator<double>.Laplacian(3), PdeOperator<double>.Biharmonic(3) })
+            {
+                var expected = PdeOps.Apply(u, xc, op).Values.Value;
+                Tensor<double> values;
+                using (TensorPool<double>.Enter(minLength: 1, poison: true)) values = PdeOps.Evaluate(u, xc, op, batchSize: 4);
+                AssertRelative(expected, values, 1e-13, $"{op} poisoned pool");
+            }
+    }
+
+    [Fact]
+    public void CollapsedLaplacianIsOneGemmAndOneFusedNodePerLayer()
+    {
+        // The differentiable graph of the collapsed Laplacian of an MLP: per linear layer, the traced forward GEMM (N rows)
+        // and one GEMM over the packed jet (D N rows into the first layer, (D + 1) N after it), never one per direction
+        // or coefficient;
+        // per activation, one fused Taylor node.
+        int d = 4, n = 7;
+        var model = Mlp<double>(d, "tanh", hidden: 6, residual: false, seed: 9);
+        var result = PdeOps.Apply(model, Points<double>(n, d, seed: 10), PdeOperator<double>.Laplacian(d));
+        var nodes = Autograd.CollectNodes([result.Values]);
+        var weights = model.Parameters().Select(p => p.Var).Where(v => v.Rank == 2).ToArray();
+        for (int l = 0; l < weights.Length; l++)
+        {
+            var rows = nodes.Where(node => node.Inputs.Length > 1 && ReferenceEquals(node.Inputs[1], weights[l]))
+                .Select(node => node.Inputs[0].Shape[0]).Order().ToArray();
+            // The output layer's traced value is not an input of the Laplacian: only its packed GEMM is in the graph.
+            int packed = (l == 0 ? d : d + 1) * n;
+            Assert.Equal(l == weights.Length - 1 ? new[] { packed } : new[] { n, packed }, rows);
+        }
+        Assert.Equal(2, nodes.Count(node => node.Primitive.Name == "TanhTaylor2"));
+        Assert.DoesNotContain(nodes, node => node.Primitive.Name is "Multiply" or "SumTo" or "BroadcastTo");
+    }
+
     [Fact]
     public void PrimitiveWithoutRuleIsANamedError()
     {

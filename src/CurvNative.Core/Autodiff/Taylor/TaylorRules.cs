@@ -18,6 +18,8 @@ public static class TaylorRules
     /// </summary>
     public static Jet<T> Linear<T>(Jet<T> a, Var<T> value, Func<Var<T>, bool, Var<T>> map) where T : unmanaged, IFloatingPointIeee754<T>
     {
+        // A packed jet is one stack of all its coefficients: the map acts on each item, so once on the stack.
+        if (a.Packed is { } packed) return new Jet<T>(a.Spec, value, map(packed.Stack, true), packed.Rows);
         var c = new Var<T>?[a.Spec.Order];
         for (int k = 1; k <= a.Spec.Order; k++)
             if (a[k] is { } x) c[k - 1] = map(x, !a.Spec.IsCollapsed(k));
@@ -38,13 +40,15 @@ public static class TaylorRules
         if (derivatives.Count < order)
             throw new ArgumentException($"An elementwise Taylor rule of order {order} needs {order} derivatives, got {derivatives.Count}.");
         var c = new Var<T>?[order];
+        // Products of coefficients are per direction: a shared first order is expanded to the R directions once.
+        var z1 = PerDirection(spec, a[1]);
         for (int k = 1; k <= order; k++)
         {
             bool collapsed = spec.IsCollapsed(k);
             Var<T>? y = Times(a[k], derivatives[0]);
             for (int j = 2; j <= k; j++)
             {
-                var bell = derivatives[j - 1] is null ? null : Bell(a, k, j);
+                var bell = derivatives[j - 1] is null ? null : Bell(z1, a, k, j);
                 if (bell is null) continue;
                 y = Plus(y, F.Mul(collapsed ? Collapse(spec, bell) : bell, derivatives[j - 1]!));
             }
@@ -54,9 +58,9 @@ public static class TaylorRules
     }
 
     /// <summary>The partial Bell polynomial B_{k,j} of the stacked coefficients (j &gt;= 2, so only stacked ones enter).</summary>
-    private static Var<T>? Bell<T>(Jet<T> a, int k, int j) where T : unmanaged, IFloatingPointIeee754<T>
+    private static Var<T>? Bell<T>(Var<T>? z1, Jet<T> a, int k, int j) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        Var<T>? z1 = a[1], z2 = k >= 3 ? a[2] : null, z3 = k >= 4 ? a[3] : null;
+        Var<T>? z2 = k >= 3 ? a[2] : null, z3 = k >= 4 ? a[3] : null;
         return (k, j) switch
         {
             (2, 2) => Sq(z1),
@@ -79,6 +83,9 @@ public static class TaylorRules
         Func<Var<T>, bool, Var<T>, bool, Var<T>> product) where T : unmanaged, IFloatingPointIeee754<T>
     {
         var spec = (jetA ?? jetB ?? throw new ArgumentException("Bilinear needs at least one jet.")).Spec;
+        // One operand constant: the product is linear in the other, a packed stack maps in one product (one GEMM).
+        if (jetB is null && jetA!.Packed is { } pa) return new Jet<T>(spec, value, product(pa.Stack, true, b0, false), pa.Rows);
+        if (jetA is null && jetB!.Packed is { } pb) return new Jet<T>(spec, value, product(a0, false, pb.Stack, true), pb.Rows);
         int order = spec.Order;
         var c = new Var<T>?[order];
         for (int k = 1; k <= order; k++)
@@ -88,15 +95,29 @@ public static class TaylorRules
             Var<T>? y = null;
             if (jetA?[k] is { } ak) y = product(ak, !collapsed, b0, false);
             if (jetB?[k] is { } bk) y = Plus(y, product(a0, false, bk, !collapsed));
-            // The cross terms, from stacked coefficients only, collapsed at the top order.
+            // The cross terms, from stacked coefficients only (per direction), collapsed at the top order.
             Var<T>? cross = null;
             for (int j = 1; j < k; j++)
                 if (jetA?[j] is { } aj && jetB?[k - j] is { } bj)
-                    cross = Plus(cross, Scaled(product(aj, true, bj, true), Binomial(k, j)));
+                    cross = Plus(cross, Scaled(product(j == 1 ? PerDirection(spec, aj) : aj, true, k - j == 1 ? PerDirection(spec, bj) : bj, true), Binomial(k, j)));
             if (cross is not null) y = Plus(y, collapsed ? Collapse(spec, cross) : cross);
             c[k - 1] = y;
         }
         return new Jet<T>(spec, value, c);
+    }
+
+    /// <summary>
+    /// The first-order coefficients along the R directions: <paramref name="z1"/> itself, or, for a spec sharing them
+    /// (<see cref="JetSpec{T}.FirstOrderMap"/> M [R, B]), z_{1,r} = sum_b M[r, b] z_{1,b} as one product
+    /// M [R, B] x z_1 [B, rest].
+    /// </summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(z1))]
+    public static Var<T>? PerDirection<T>(JetSpec<T> spec, Var<T>? z1) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (z1 is null || spec.FirstOrderMap is not { } m) return z1;
+        int b = z1.Shape[0], rest = b == 0 ? 0 : z1.Length / b;
+        var expanded = F.MatMul(Var<T>.Constant(m), F.Reshape(z1, b, rest));
+        return F.Reshape(expanded, [spec.Directions, .. z1.Value.ShapeArray[1..]]);
     }
 
     /// <summary>sum_r w_r s_r for a stack s [R, ...shape]: the collapse of a per-direction quantity.</summary>

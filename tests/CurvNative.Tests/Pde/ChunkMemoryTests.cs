@@ -1,0 +1,26 @@
+using CurvNative.Diagnostics;
+using CurvNative.Pde;
+using CurvNative.Tests.Diagnostics;
+using Xunit;
+using static CurvNative.Tests.Taylor.PdeTestNets;
+
+namespace CurvNative.Tests.Taylor;
+
+/// <summary>Streaming evaluation: the peak memory of a chunked evaluation is that of one chunk, whatever N.</summary>
+[Collection(nameof(HeapMeasurements))]
+public sealed class ChunkMemoryTests
+{
+    [Fact]
+    public void ChunkedEvaluationMemoryDoesNotGrowWithThePointCount()
+    {
+        var model = Mlp<double>(4, "tanh", hidden: 64, seed: 3);
+        var op = PdeOperator<double>.Laplacian(4);
+        // Chunks of 128 points: the traced values [128, 64] are large enough for a tensor pool to track.
+        var few = Points<double>(128, 4, seed: 1);
+        var many = Points<double>(1280, 4, seed: 2);
+        long Peak(CurvNative.Tensors.Tensor<double> x) => PeakMemory.Measure(() => PdeOps.Evaluate(model, x, op, batchSize: 128), 3);
+        long small = Peak(few), large = Peak(many);
+        // Ten times the points: the same per-chunk working set plus the 1,152 more result values.
+        Assert.True(large <= small * 3 / 2 + 1280 * sizeof(double), $"peak {large} bytes for 1280 points vs {small} for 128 (chunks of 128)");
+    }
+}
