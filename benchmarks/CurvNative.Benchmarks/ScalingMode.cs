@@ -53,6 +53,22 @@ internal static class ScalingMode
             CurvNative.NN.Data.Targets<float>.FromClasses(Workloads.RandomClasses(rng, 8192, 10)));
         var bigGgn = new GgnOperator<float>(w.Model, loss, big, new CurvatureOptions { BatchSize = 256, CheckDeterministic = false });
 
+        // One engd-woodbury step on poisson5d (default setup, float64): built lazily, it is only needed by its row.
+        (CurvNative.Pinn.ResidualMap Map, CurvNative.Pinn.Training.PinnBatch Batch, double[] Theta)? pinn = null;
+        void PinnStep()
+        {
+            if (pinn is null)
+            {
+                var problem = CurvNative.Pinn.Problems.PinnProblem.Create("poisson5d");
+                var map = new CurvNative.Pinn.ResidualMap(problem, CurvNative.Pinn.Training.PinnNetwork.Mlp(problem.Dimension, problem.DefaultHidden, 0));
+                var pinnBatch = CurvNative.Pinn.Training.PinnBatch.Draw(problem, problem.DefaultInterior, problem.DefaultBoundary, 0, 1);
+                pinn = (map, pinnBatch, map.GetParameters().ToArray());
+            }
+            var (m, b, theta) = pinn.Value;
+            m.SetParameters(theta);
+            new CurvNative.Pinn.Optimizers.WoodburyOptimizer(1e-10, new CurvNative.Pinn.Optimizers.StepSizeRule.GridLineSearch()).Step(m, b, 1);
+        }
+
         (string Name, Action Run, int Rounds)[] work =
         [
             ($"MLP gradient, {data.Count / batch} batches of {batch}", () => batched.Gradient(), rounds),
@@ -64,6 +80,7 @@ internal static class ScalingMode
             ($"CNN gradient, one batch of {cnnData.Count}", () => cnnWhole.Gradient(), rounds),
             ("CNN GGN-vector product", () => cnnGgn.MatVec(cnnV), rounds),
             ("Hutch++ trace of the MLP GGN, N = 8192, 9 products", () => TraceEstimators.HutchPlusPlus(bigGgn, 9, seed: 3), Math.Max(3, rounds / 4)),
+            ("PINN engd-woodbury step, poisson5d (N = 3,500, P = 10,065, float64)", PinnStep, 3),
         ];
         if (filter is not null) work = work.Where(w => w.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
         var timer = new Interleaved();

@@ -51,17 +51,18 @@ public static class PdeOps
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), $"The batch size must be at least 1, got {batchSize}.");
         int n = points.Shape[0];
         var result = Tensor<T>.Zeros(n);
-        for (int start = 0; start < n; start += batchSize)
+        int chunks = (n + batchSize - 1) / batchSize;
+        // Chunks are independent: several at once on the threads (each with OpenBLAS at one thread), each written to
+        // its own slice, so the values are the same bits for any thread count.
+        Threading.ParallelWork.ForEachInOrder(chunks, c =>
         {
-            int count = Math.Min(batchSize, n - start);
-            Tensor<T> values;
+            int start = c * batchSize, count = Math.Min(batchSize, n - start);
             // A pool per chunk: the sweep hands dead coefficient buffers back and the next layers reuse them (a scope keeps
             // every buffer born in it until it closes, so one scope for all chunks would not bound the memory).
             using (GradMode.Enable())
             using (TensorPool<T>.Enter())
-                values = Compute(u, points.Slice0(start, count), start, op, mode, recordSweep: false).Values.Value;
-            values.Span.CopyTo(result.Span.Slice(start, count));
-        }
+                return Compute(u, points.Slice0(start, count), start, op, mode, recordSweep: false).Values.Value;
+        }, (c, values) => values.Span.CopyTo(result.Span.Slice(c * batchSize, values.Length)));
         return result;
     }
 

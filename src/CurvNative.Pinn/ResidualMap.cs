@@ -137,7 +137,7 @@ public sealed class ResidualMap
     }
 
     /// <summary>1/2 sum_i r_i^2.</summary>
-    internal static double HalfSquaredNorm(ReadOnlySpan<double> r) => 0.5 * System.Numerics.Tensors.TensorPrimitives.Dot(r, r);
+    internal static double HalfSquaredNorm(ReadOnlySpan<double> r) => 0.5 * CurvNative.Tensors.Reductions.Dot<double>(r, r);
 
     private static Tensor<double> Stack(Tensor<double> a, Tensor<double> b)
     {

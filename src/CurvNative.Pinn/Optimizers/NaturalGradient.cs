@@ -67,7 +67,7 @@ public static class NaturalGradient
         Blas.Gemm(true, false, p, l, n, 1.0, js, p, omega, l, 0.0, jtOmega, l);
         var y = new double[(long)n * l];
         Blas.Gemm(false, false, n, l, p, 1.0, js, p, jtOmega, l, 0.0, y, l);
-        double nu = Math.Sqrt(n) * 2.220446049250313e-16 * Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot<double>(y, y));
+        double nu = Math.Sqrt(n) * 2.220446049250313e-16 * Math.Sqrt(CurvNative.Tensors.Reductions.Dot<double>(y, y));
         if (nu == 0) nu = double.Epsilon;
         double applied = 0;
         var core = new double[(long)l * l];

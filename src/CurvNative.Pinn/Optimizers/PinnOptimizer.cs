@@ -44,7 +44,7 @@ public abstract class PinnOptimizer
     /// search finds no finite loss: then theta is unchanged).</summary>
     protected static (double Eta, string? Note) TakeStep(ResidualMap map, PinnBatch batch, ReadOnlySpan<double> direction, StepSizeRule rule, double maxNorm = double.PositiveInfinity)
     {
-        double norm = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot(direction, direction));
+        double norm = Math.Sqrt(CurvNative.Tensors.Reductions.Dot<double>(direction, direction));
         double cap = double.IsPositiveInfinity(maxNorm) || norm == 0 ? double.PositiveInfinity : maxNorm / norm;
         if (rule is StepSizeRule.Fixed f)
         {

@@ -26,7 +26,7 @@ public sealed class L2Evaluator
         if (points < 1) throw new ArgumentOutOfRangeException(nameof(points), $"The number of evaluation points must be positive, got {points}.");
         _points = problem.SampleInterior(new Random(EvaluationSeed), points);
         _exact = problem.Solutions(_points);
-        _norm = Math.Sqrt(System.Numerics.Tensors.TensorPrimitives.Dot<double>(_exact.Span, _exact.Span));
+        _norm = Math.Sqrt(CurvNative.Tensors.Reductions.Dot<double>(_exact.Span, _exact.Span));
     }
 
     /// <summary>The relative L2 error of <paramref name="model"/> (no graph is recorded).</summary>

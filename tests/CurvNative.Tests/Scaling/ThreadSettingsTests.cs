@@ -225,6 +225,26 @@ public class ThreadSettingsTests : IDisposable
         }
     }
 
+    /// <summary>PdeOps.Evaluate runs its chunks in parallel, each into its own slice: the same bits for one and two
+    /// threads, and for chunks that do not divide the points (1000 points in chunks of 96).</summary>
+    [Fact]
+    public void PdeValuesInParallelChunksAreTheSameBitsForOneAndTwoThreads()
+    {
+        var rng = new Random(4);
+        var model = new CurvNative.NN.Modules.Sequential<double>(new CurvNative.NN.Modules.Linear<double>("0", 5, 32, rng: rng),
+            new CurvNative.NN.Modules.Tanh<double>(), new CurvNative.NN.Modules.Linear<double>("2", 32, 1, rng: rng));
+        var x = Tensor<double>.Zeros(1000, 5);
+        for (int i = 0; i < x.Length; i++) x.Span[i] = rng.NextDouble();
+        double[] With(int threads)
+        {
+            ThreadSettings.Set(threads);
+            return CurvNative.Pde.PdeOps.Evaluate(model, x, CurvNative.Pde.PdeOperator<double>.Laplacian(5), batchSize: 96).ToArray();
+        }
+        var one = With(1);
+        Assert.Equal(one, With(2));
+        Assert.DoesNotContain(0.0, one);
+    }
+
     public static TheoryData<string, CurvatureKind> Products()
     {
         var data = new TheoryData<string, CurvatureKind>();
