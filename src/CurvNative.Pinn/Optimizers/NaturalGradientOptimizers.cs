@@ -170,11 +170,11 @@ public sealed class HessianFreeOptimizer(double damping, StepSizeRule rule, int 
     }
 }
 
-/// <summary>Adam (Kingma and Ba 2015) on the loss 1/2 ||r||^2, bias-corrected moments, gradient by one reverse pass.</summary>
+/// <summary>Adam (Kingma and Ba 2015) on the loss 1/2 ||r||^2: torch.optim.Adam's arithmetic
+/// (<see cref="CurvNative.NN.Optim.AdamMoments"/>), gradient by one reverse pass.</summary>
 public sealed class AdamOptimizer(double learningRate, double beta1 = 0.9, double beta2 = 0.999, double epsilon = 1e-8) : PinnOptimizer
 {
-    private double[]? _m, _v;
-    private long _t;
+    private CurvNative.NN.Optim.AdamMoments? _moments;
 
     /// <inheritdoc/>
     public override string Name => "adam";
@@ -184,34 +184,25 @@ public sealed class AdamOptimizer(double learningRate, double beta1 = 0.9, doubl
     {
         ArgumentNullException.ThrowIfNull(map);
         var (loss, gradient) = map.LossAndGradient(batch);
-        var g = gradient.Span;
-        _m ??= new double[g.Length];
-        _v ??= new double[g.Length];
-        _t++;
-        double c1 = 1 - Math.Pow(beta1, _t), c2 = 1 - Math.Pow(beta2, _t);
-        var update = new double[g.Length];
-        for (int i = 0; i < g.Length; i++)
-        {
-            _m[i] = beta1 * _m[i] + (1 - beta1) * g[i];
-            _v[i] = beta2 * _v[i] + (1 - beta2) * g[i] * g[i];
-            update[i] = _m[i] / c1 / (Math.Sqrt(_v[i] / c2) + epsilon);
-        }
-        map.Update(update, learningRate);
+        _moments ??= new CurvNative.NN.Optim.AdamMoments(gradient.Length, beta1, beta2, epsilon);
+        var direction = new double[gradient.Length];
+        double eta = learningRate * _moments.Advance(gradient.Span, direction);
+        map.Update(direction, eta);
         return new PinnStepInfo(loss, learningRate);
     }
 
     /// <inheritdoc/>
     public override IReadOnlyDictionary<string, double[]> State()
-        => _m is null ? new Dictionary<string, double[]>() : new Dictionary<string, double[]> { ["adam.m"] = (double[])_m.Clone(), ["adam.v"] = (double[])_v!.Clone(), ["adam.t"] = [_t] };
+        => _moments is null ? new Dictionary<string, double[]>()
+            : new Dictionary<string, double[]> { ["adam.m"] = _moments.FirstMoment, ["adam.v"] = _moments.SecondMoment, ["adam.t"] = [_moments.Steps] };
 
     /// <inheritdoc/>
     public override void LoadState(IReadOnlyDictionary<string, double[]> state)
     {
         ArgumentNullException.ThrowIfNull(state);
-        if (!state.ContainsKey("adam.m")) { _m = _v = null; _t = 0; return; }
+        if (!state.ContainsKey("adam.m")) { _moments = null; return; }
         int p = state["adam.m"].Length;
-        _m = Require(state, "adam.m", p);
-        _v = Require(state, "adam.v", p);
-        _t = (long)Require(state, "adam.t", 1)[0];
+        _moments = new CurvNative.NN.Optim.AdamMoments(p, beta1, beta2, epsilon);
+        _moments.Load(Require(state, "adam.m", p), Require(state, "adam.v", p), (long)Require(state, "adam.t", 1)[0]);
     }
 }
