@@ -162,20 +162,8 @@ internal static class PdeMode
         catch (Exception e) { return (null, $"PyTorch column skipped: {e.Message}"); }
     }
 
-    private static Sequential<double> Mlp(int d, int seed, int[] hidden)
-    {
-        var rng = new Random(seed);
-        var layers = new List<Module<double>>();
-        int width = d;
-        for (int i = 0; i < hidden.Length; i++)
-        {
-            layers.Add(new Linear<double>((2 * i).ToString(CultureInfo.InvariantCulture), width, hidden[i], rng: rng));
-            layers.Add(new Tanh<double>());
-            width = hidden[i];
-        }
-        layers.Add(new Linear<double>((2 * hidden.Length).ToString(CultureInfo.InvariantCulture), width, 1, rng: rng));
-        return new Sequential<double>([.. layers]);
-    }
+    // The PINN trainer's network (PyTorch initialisation, layers named as a model.json spec names them).
+    private static Sequential<double> Mlp(int d, int seed, int[] hidden) => CurvNative.Pinn.Training.PinnNetwork.Mlp(d, hidden, seed);
 
     private static Tensor<double> Points(int n, int d, int seed)
     {

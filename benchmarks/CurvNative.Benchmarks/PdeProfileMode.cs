@@ -44,20 +44,8 @@ internal static class PdeProfileMode
         return 0;
     }
 
-    private static Sequential<double> Mlp(int d, int[] hidden)
-    {
-        var rng = new Random(1);
-        var layers = new List<Module<double>>();
-        int width = d;
-        for (int i = 0; i < hidden.Length; i++)
-        {
-            layers.Add(new Linear<double>((2 * i).ToString(CultureInfo.InvariantCulture), width, hidden[i], rng: rng));
-            layers.Add(new Tanh<double>());
-            width = hidden[i];
-        }
-        layers.Add(new Linear<double>((2 * hidden.Length).ToString(CultureInfo.InvariantCulture), width, 1, rng: rng));
-        return new Sequential<double>([.. layers]);
-    }
+    // The PINN trainer's network (PyTorch initialisation, layers named as a model.json spec names them).
+    private static Sequential<double> Mlp(int d, int[] hidden) => CurvNative.Pinn.Training.PinnNetwork.Mlp(d, hidden, 1);
 
     private static void Profile(string name, int d, int[] hidden, int n, int rounds, double gflops)
     {
