@@ -6,10 +6,18 @@ using static CurvNative.Tests.Taylor.PdeTestNets;
 
 namespace CurvNative.Tests.Taylor;
 
-/// <summary>Streaming evaluation: the peak memory of a chunked evaluation is that of one chunk, whatever N.</summary>
+/// <summary>Streaming evaluation: the peak memory of a chunked evaluation is that of one chunk, whatever N. Measured
+/// with one thread, as the other heap measurements: with T threads up to about 3T chunks are in flight at once
+/// (ParallelWork's window), a bound that does not grow with N either.</summary>
 [Collection(nameof(HeapMeasurements))]
-public sealed class ChunkMemoryTests
+public sealed class ChunkMemoryTests : IDisposable
 {
+    private readonly int _threads = CurvNative.Threading.ThreadSettings.Count;
+
+    public ChunkMemoryTests() => CurvNative.Threading.ThreadSettings.Set(1);
+
+    public void Dispose() => CurvNative.Threading.ThreadSettings.Set(_threads);
+
     [Fact]
     public void ChunkedEvaluationMemoryDoesNotGrowWithThePointCount()
     {
