@@ -1,4 +1,6 @@
 using System.Numerics;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using CurvNative.Threading;
 using CurvNative.Autodiff;
 using CurvNative.Tensors;
 
@@ -33,43 +35,73 @@ public static class PointJacobian
         var grads = Autograd.Grad(F.Sum(residual), outputs);
         var gradOf = new Dictionary<Var<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < outputs.Count; i++) gradOf[outputs[i]] = grads[i].Value;
-        var js = j.Span;
         foreach (var use in uses)
         {
             var g = gradOf[use.Node.Output];
-            int rows = g.Shape[0], width = g.Shape[1], q = rows / n;
-            // Point-major copies [N, Q, width]: point n's rows are then one contiguous [Q, width] block.
-            var gp = TensorOps.Permute(g.Reshape(q, n, width), [1, 0, 2]);
-            if (use.Data is { } data)
+            // Rows of G and X are [Q, N]-ordered (row r * N + n belongs to point n). J's block for this use, row n, is
+            // sum_r G[r, n]^T X[r, n] (an outer product per Taylor coefficient): Q rank-1 updates of a width x inner block
+            // that stays in L1, written once. As GEMMs these would be N products of inner size Q (~D + 2), which BLAS
+            // runs far below its rate; as SIMD row updates the assembly is bound by J's write bandwidth (N P values).
+            // Points are split into contiguous chunks over the threads; each element's sum runs in the same order (r
+            // ascending) whatever the split, so J does not depend on the thread count.
+            int chunks = Math.Min(n, Math.Max(1, ParallelWork.Width) * 4);
+            ParallelWork.Map(chunks, c =>
             {
-                int inner = data.Shape[1];
-                var xp = TensorOps.Permute(data.Reshape(q, n, inner), [1, 0, 2]);
-                int size = width * inner;
-                for (int point = 0; point < n; point++)
-                {
-                    var gn = gp.Slice0(point, 1).Reshape(q, width);
-                    var xn = xp.Slice0(point, 1).Reshape(q, inner);
-                    var block = js.Slice(point * p + use.Offset, size);
-                    // Z = X W^T: dW [out, in] = G^T X; Z = X W: dW [in, out] = X^T G.
-                    if (use.Transposed) TensorOps.MatMulInto(gn, xn, true, false, T.One, block);
-                    else TensorOps.MatMulInto(xn, gn, true, false, T.One, block);
-                }
-            }
-            else
+                int first = (int)((long)n * c / chunks), last = (int)((long)n * (c + 1) / chunks);
+                AssembleRows(use, g, j, n, p, first, last);
+                return 0;
+            });
+        }
+        return j;
+    }
+
+    /// <summary>Rows [first, last) of J's block for one parameter use (see <see cref="Compute{T}"/>).</summary>
+    private static void AssembleRows<T>(Use<T> use, Tensor<T> g, Tensor<T> j, int n, int p, int first, int last) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        int width = g.Shape[1], q = g.Shape[0] / n;
+        var gs = g.Span;
+        var js = j.Span;
+        if (use.Data is { } data)
+        {
+            int inner = data.Shape[1];
+            var xs = data.Span;
+            for (int point = first; point < last; point++)
             {
-                var gs = gp.Span;
-                for (int point = 0; point < n; point++)
+                var block = js.Slice(point * p + use.Offset, width * inner);
+                for (int r = 0; r < q; r++)
                 {
-                    var block = js.Slice(point * p + use.Offset, width);
-                    for (int r = 0; r < q; r++)
+                    var grow = gs.Slice((r * n + point) * width, width);
+                    var xrow = xs.Slice((r * n + point) * inner, inner);
+                    if (use.Transposed)
                     {
-                        var row = gs.Slice((point * q + r) * width, width);
-                        for (int c = 0; c < width; c++) block[c] += use.Sign * row[c];
+                        // Z = X W^T: dW [out, in] += g^T x, row o of the block += g[o] x.
+                        for (int o = 0; o < width; o++)
+                        {
+                            var row = block.Slice(o * inner, inner);
+                            TensorPrimitives.MultiplyAdd(xrow, grow[o], row, row);
+                        }
+                    }
+                    else
+                    {
+                        // Z = X W: dW [in, out] += x^T g, row i of the block += x[i] g.
+                        for (int i = 0; i < inner; i++)
+                        {
+                            var row = block.Slice(i * width, width);
+                            TensorPrimitives.MultiplyAdd(grow, xrow[i], row, row);
+                        }
                     }
                 }
             }
         }
-        return j;
+        else
+        {
+            for (int point = first; point < last; point++)
+            {
+                var block = js.Slice(point * p + use.Offset, width);
+                for (int r = 0; r < q; r++)
+                    TensorPrimitives.MultiplyAdd(gs.Slice((r * n + point) * width, width), use.Sign, block, block);
+            }
+        }
     }
 
     /// <summary>
