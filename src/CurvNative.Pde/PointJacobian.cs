@@ -1,5 +1,4 @@
 using System.Numerics;
-using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using CurvNative.Threading;
 using CurvNative.Autodiff;
 using CurvNative.Tensors;
@@ -78,7 +77,7 @@ public static class PointJacobian
                         for (int o = 0; o < width; o++)
                         {
                             var row = block.Slice(o * inner, inner);
-                            TensorPrimitives.MultiplyAdd(xrow, grow[o], row, row);
+                            CurvNative.Tensors.Reductions.AddScaled(xrow, grow[o], row);
                         }
                     }
                     else
@@ -87,7 +86,7 @@ public static class PointJacobian
                         for (int i = 0; i < inner; i++)
                         {
                             var row = block.Slice(i * width, width);
-                            TensorPrimitives.MultiplyAdd(grow, xrow[i], row, row);
+                            CurvNative.Tensors.Reductions.AddScaled(grow, xrow[i], row);
                         }
                     }
                 }
@@ -99,7 +98,7 @@ public static class PointJacobian
             {
                 var block = js.Slice(point * p + use.Offset, width);
                 for (int r = 0; r < q; r++)
-                    TensorPrimitives.MultiplyAdd(gs.Slice((r * n + point) * width, width), use.Sign, block, block);
+                    CurvNative.Tensors.Reductions.AddScaled(gs.Slice((r * n + point) * width, width), use.Sign, block);
             }
         }
     }
