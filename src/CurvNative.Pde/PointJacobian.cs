@@ -23,17 +23,43 @@ public static class PointJacobian
     public static Tensor<T> Compute<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(residual, parameters);
+        Offsets(parameters, out int p);
+        var j = Tensor<T>.Uninitialized(residual.Shape[0], p);
+        Fill(residual, parameters, j.Span);
+        return j;
+    }
+
+    /// <summary>
+    /// <see cref="Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/> into <paramref name="destination"/> [N, P] (row-major,
+    /// overwritten): for callers that keep one Jacobian buffer across steps instead of allocating N x P per call.
+    /// </summary>
+    /// <exception cref="ArgumentException">The destination does not have N P entries.</exception>
+    public static void Compute<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters, Span<T> destination) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(residual, parameters);
+        Offsets(parameters, out int p);
+        long size = (long)residual.Shape[0] * p;
+        if (destination.Length != size)
+            throw new ArgumentException($"The destination must hold N x P = {residual.Shape[0]} x {p} = {size} entries, got {destination.Length}.", nameof(destination));
+        Fill(residual, parameters, destination);
+    }
+
+    private static void Fill<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters, Span<T> js) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int n = residual.Shape[0];
         var offsets = Offsets(parameters, out int p);
         var uses = Uses(residual, offsets, n);
-        if (uses is null) return ComputeByCotangents(residual, parameters);
-        var j = Tensor<T>.Zeros(n, p);
-        if (uses.Count == 0 || n == 0) return j;
+        if (uses is null)
+        {
+            ComputeByCotangents(residual, parameters).Span.CopyTo(js);
+            return;
+        }
+        js.Clear();
+        if (uses.Count == 0 || n == 0) return;
         var outputs = uses.Select(u => u.Node.Output).Distinct(ReferenceEqualityComparer.Instance).Cast<Var<T>>().ToList();
         var grads = Autograd.Grad(F.Sum(residual), outputs);
         var gradOf = new Dictionary<Var<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < outputs.Count; i++) gradOf[outputs[i]] = grads[i].Value;
-        var js = j.Span;
         foreach (var use in uses)
         {
             var g = gradOf[use.Node.Output];
@@ -69,13 +95,12 @@ public static class PointJacobian
                 }
             }
         }
-        return j;
     }
 
     /// <summary>
     /// J for any graph: reverse sweeps with the one-hot cotangents e_n, <paramref name="chunk"/> of them per stacked
     /// sweep (<see cref="Autograd.GradStacked{T}(Var{T}, IReadOnlyList{Var{T}}, Tensor{T})"/>). Exact, but N backward
-    /// passes of the whole batch: the reference for <see cref="Compute{T}"/>.
+    /// passes of the whole batch: the reference for <see cref="Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/>.
     /// </summary>
     public static Tensor<T> ComputeByCotangents<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters, int chunk = 32) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -100,7 +125,7 @@ public static class PointJacobian
         return j;
     }
 
-    /// <summary>Whether <see cref="Compute{T}"/> takes the one-pass row-wise path for this graph.</summary>
+    /// <summary>Whether <see cref="Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/> takes the one-pass row-wise path for this graph.</summary>
     internal static bool IsRowwise<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
         => Uses(residual, Offsets(parameters, out _), residual.Shape[0]) is not null;
 
