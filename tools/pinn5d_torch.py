@@ -116,7 +116,7 @@ def main():
     if args.init:
         from st_io import read_safetensors  # noqa: E402 (tools/st_io.py)
 
-        tensors = read_safetensors(args.init)
+        tensors, _ = read_safetensors(args.init)
         names = [f"{2 * i}.{k}" for i in range(len(params) // 2) for k in ("weight", "bias")]
         params = [torch.as_tensor(tensors[nm], dtype=torch.float64).reshape(p.shape).clone() for nm, p in zip(names, params)]
     gen = torch.Generator().manual_seed(12345)
