@@ -33,19 +33,22 @@ internal static class PinnStepMode
         void Keep(string what, double seconds) => best[what] = Math.Min(best.GetValueOrDefault(what, double.PositiveInfinity), seconds);
         double Time(Action action) { long t = Stopwatch.GetTimestamp(); action(); return Stopwatch.GetElapsedTime(t).TotalSeconds; }
         var theta = map.GetParameters();
+        // As in training: J and the kernel live in a workspace kept across steps (rounds after the first reuse it).
+        var workspace = new StepWorkspace();
+        var optimizer = new WoodburyOptimizer(1e-10, new StepSizeRule.GridLineSearch());
         for (int round = 0; round < rounds; round++)
         {
             Keep("dgemm", Time(() => Blas.Gemm(false, false, g, g, g, 1.0, a, g, b, g, 0.0, c, g)));
             ResidualLinearization lin = null!;
-            Keep("linearize (Taylor sweep + J)", Time(() => lin = map.Linearize(batch)));
+            Keep("linearize (Taylor sweep + J)", Time(() => lin = map.Linearize(batch, workspace)));
             double[] k = null!;
-            Keep("kernel J J^T (SYRK)", Time(() => k = lin.KernelMatrix()));
+            Keep("kernel J J^T (SYRK)", Time(() => k = lin.KernelMatrix(workspace)));
             var alpha = lin.Residual.ToArray();
             Keep("Cholesky solve", Time(() => DampedSolve.Solve(k, n, 1e-10, alpha)));
             Keep("push-through J^T alpha", Time(() => lin.TransposeTimes(alpha)));
             Keep("loss evaluation (one line-search point)", Time(() => map.Loss(batch)));
             map.SetParameters(theta.Span);
-            Keep("whole step (31-point line search)", Time(() => new WoodburyOptimizer(1e-10, new StepSizeRule.GridLineSearch()).Step(map, batch, 1)));
+            Keep("whole step (31-point line search)", Time(() => optimizer.Step(map, batch, 1)));
             map.SetParameters(theta.Span);
         }
         double gemmRate = 2.0 * g * g * g / best["dgemm"] / 1e9;

@@ -2,9 +2,8 @@ namespace CurvNative.Pinn;
 
 /// <summary>
 /// Storage for the large per-step arrays of the natural-gradient methods, kept across steps: the residual Jacobian J
-/// [N, P] and the kernel J J^T [N, N] (at the poisson5d defaults 282 MB and 98 MB). Allocating them fresh every step
-/// costs a page fault per 4 KB page when the runtime hands the memory back to the system between steps; with a
-/// workspace the pages stay mapped. A <see cref="ResidualLinearization"/> made with a workspace is valid until the next
+/// [N, P] and the kernel J J^T [N, N]. Allocated fresh every step, they cost a page fault per page first touched
+/// whenever the runtime has handed the memory back to the system in between; kept, their pages stay mapped. A <see cref="ResidualLinearization"/> made with a workspace is valid until the next
 /// linearisation with the same workspace (its J is the workspace's buffer); one workspace per optimizer, one thread.
 /// </summary>
 public sealed class StepWorkspace
