@@ -24,12 +24,42 @@ public static class PointJacobian
     public static Tensor<T> Compute<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
     {
         Check(residual, parameters);
+        Offsets(parameters, out int p);
+        var j = Tensor<T>.Uninitialized(residual.Shape[0], p);
+        Fill(residual, parameters, j, 0);
+        return j;
+    }
+
+    /// <summary>
+    /// <see cref="Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/> into rows [<paramref name="firstRow"/>, firstRow + N) of
+    /// <paramref name="destination"/> [M, P] (overwritten): for callers that keep one Jacobian buffer across steps and
+    /// stack several residuals' rows in it, instead of allocating N x P per call and copying.
+    /// </summary>
+    /// <exception cref="ArgumentException">The destination is not [M, P] with M >= firstRow + N.</exception>
+    public static void Compute<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters, Tensor<T> destination, int firstRow) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Check(residual, parameters);
+        ArgumentNullException.ThrowIfNull(destination);
+        Offsets(parameters, out int p);
+        int n = residual.Shape[0];
+        if (destination.Rank != 2 || destination.Shape[1] != p || firstRow < 0 || (long)firstRow + n > destination.Shape[0])
+            throw new ArgumentException($"The destination must be [M, {p}] with rows {firstRow}..{firstRow + n - 1}, got {Shape.Format(destination.Shape)}.", nameof(destination));
+        Fill(residual, parameters, destination, firstRow);
+    }
+
+    private static void Fill<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters, Tensor<T> j, int firstRow) where T : unmanaged, IFloatingPointIeee754<T>
+    {
         int n = residual.Shape[0];
         var offsets = Offsets(parameters, out int p);
+        var js = j.Span.Slice(firstRow * p, n * p);
         var uses = Uses(residual, offsets, n);
-        if (uses is null) return ComputeByCotangents(residual, parameters);
-        var j = Tensor<T>.Zeros(n, p);
-        if (uses.Count == 0 || n == 0) return j;
+        if (uses is null)
+        {
+            ComputeByCotangents(residual, parameters).Span.CopyTo(js);
+            return;
+        }
+        js.Clear();
+        if (uses.Count == 0 || n == 0) return;
         var outputs = uses.Select(u => u.Node.Output).Distinct(ReferenceEqualityComparer.Instance).Cast<Var<T>>().ToList();
         var grads = Autograd.Grad(F.Sum(residual), outputs);
         var gradOf = new Dictionary<Var<T>, Tensor<T>>(ReferenceEqualityComparer.Instance);
@@ -47,19 +77,19 @@ public static class PointJacobian
             ParallelWork.Map(chunks, c =>
             {
                 int first = (int)((long)n * c / chunks), last = (int)((long)n * (c + 1) / chunks);
-                AssembleRows(use, g, j, n, p, first, last);
+                AssembleRows(use, g, j, firstRow, n, p, first, last);
                 return 0;
             });
         }
-        return j;
     }
 
-    /// <summary>Rows [first, last) of J's block for one parameter use (see <see cref="Compute{T}"/>).</summary>
-    private static void AssembleRows<T>(Use<T> use, Tensor<T> g, Tensor<T> j, int n, int p, int first, int last) where T : unmanaged, IFloatingPointIeee754<T>
+    /// <summary>Rows [first, last) of J's block for one parameter use (see <see cref="Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/>),
+    /// in the rows of <paramref name="j"/> that start at <paramref name="firstRow"/>.</summary>
+    private static void AssembleRows<T>(Use<T> use, Tensor<T> g, Tensor<T> j, int firstRow, int n, int p, int first, int last) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int width = g.Shape[1], q = g.Shape[0] / n;
         var gs = g.Span;
-        var js = j.Span;
+        var js = j.Span.Slice(firstRow * p, n * p);
         if (use.Data is { } data)
         {
             int inner = data.Shape[1];
@@ -106,7 +136,7 @@ public static class PointJacobian
     /// <summary>
     /// J for any graph: reverse sweeps with the one-hot cotangents e_n, <paramref name="chunk"/> of them per stacked
     /// sweep (<see cref="Autograd.GradStacked{T}(Var{T}, IReadOnlyList{Var{T}}, Tensor{T})"/>). Exact, but N backward
-    /// passes of the whole batch: the reference for <see cref="Compute{T}"/>.
+    /// passes of the whole batch: the reference for <see cref="Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/>.
     /// </summary>
     public static Tensor<T> ComputeByCotangents<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters, int chunk = 32) where T : unmanaged, IFloatingPointIeee754<T>
     {
@@ -131,7 +161,7 @@ public static class PointJacobian
         return j;
     }
 
-    /// <summary>Whether <see cref="Compute{T}"/> takes the one-pass row-wise path for this graph.</summary>
+    /// <summary>Whether <see cref="Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/> takes the one-pass row-wise path for this graph.</summary>
     internal static bool IsRowwise<T>(Var<T> residual, IReadOnlyList<Var<T>> parameters) where T : unmanaged, IFloatingPointIeee754<T>
         => Uses(residual, Offsets(parameters, out _), residual.Shape[0]) is not null;
 

@@ -80,16 +80,17 @@ public sealed class ResidualLinearization
     /// <summary>J as an operator from the parameter space to R^N.</summary>
     public LinearOperator<double> JacobianOperator() => new DenseOperator<double>(Jacobian, Space.Flat(Rows), ParameterSpace);
 
-    /// <summary>K = J J^T as a full symmetric N x N matrix (one SYRK: N^2 P flops, then the mirror).</summary>
-    public double[] KernelMatrix() => Gram(transposed: false);
+    /// <summary>K = J J^T as a full symmetric N x N matrix (one SYRK: N^2 P flops, then the mirror); in
+    /// <paramref name="workspace"/>'s kernel buffer when given (valid until its next use).</summary>
+    public double[] KernelMatrix(StepWorkspace? workspace = null) => Gram(transposed: false, workspace);
 
     /// <summary>G = J^T J as a full symmetric P x P matrix (one SYRK: P^2 N flops, then the mirror).</summary>
-    public double[] GramianMatrix() => Gram(transposed: true);
+    public double[] GramianMatrix() => Gram(transposed: true, null);
 
-    private double[] Gram(bool transposed)
+    private double[] Gram(bool transposed, StepWorkspace? workspace)
     {
         int size = transposed ? Columns : Rows, inner = transposed ? Rows : Columns;
-        var g = new double[(long)size * size];
+        var g = workspace is null ? new double[(long)size * size] : workspace.Kernel((long)size * size);
         Blas.Syrk(transposed, size, inner, 1.0, Jacobian.Span, Columns, 0.0, g, size);
         DampedSolve.MirrorUpper(g, size);
         return g;

@@ -14,7 +14,7 @@ namespace CurvNative.Pinn;
 /// points x_i and boundary points y_j, so that the loss is L(theta) = 1/2 ||r||^2 (half the sum of the two mean squared
 /// residuals), its gradient J^T r and the ENGD Gramian (Müller and Zeinhofer 2023) G = J^T J with J = dr/dtheta [N, P].
 /// L[u] comes from collapsed Taylor mode and is differentiable in theta; J is assembled from one reverse pass per set
-/// through the linear layers' structure (<see cref="PointJacobian.Compute{T}"/>: per point and layer,
+/// through the linear layers' structure (<see cref="PointJacobian.Compute{T}(Var{T}, IReadOnlyList{Var{T}})"/>: per point and layer,
 /// dr_n/dW = sum over the jet components q of g_{n,q} a_{n,q}^T, one GEMM with inner size Q).
 /// </summary>
 public sealed class ResidualMap
@@ -95,16 +95,18 @@ public sealed class ResidualMap
         return (loss.Value.ToScalar(), ParameterSpace.Join(grads.Select(g => g.Value).ToArray()));
     }
 
-    /// <summary>r and J = dr/dtheta [N, P] at the current parameters (rows: interior points, then boundary points).</summary>
-    public ResidualLinearization Linearize(PinnBatch batch)
+    /// <summary>r and J = dr/dtheta [N, P] at the current parameters (rows: interior points, then boundary points).
+    /// With a <paramref name="workspace"/>, J is written into its buffer (no N x P allocation per call) and is valid
+    /// until the workspace's next use.</summary>
+    public ResidualLinearization Linearize(PinnBatch batch, StepWorkspace? workspace = null)
     {
         var (interior, boundary) = Nodes(batch);
-        var ji = PointJacobian.Compute(interior, _parameters);
-        var jb = PointJacobian.Compute(boundary, _parameters);
         int ni = interior.Shape[0], nb = boundary.Shape[0], p = ParameterCount;
-        var j = Tensor<double>.Uninitialized(ni + nb, p);
-        ji.Span.CopyTo(j.Span);
-        jb.Span.CopyTo(j.Span.Slice(ni * p));
+        long size = (long)(ni + nb) * p;
+        var j = workspace is null ? Tensor<double>.Uninitialized(ni + nb, p) : Tensor<double>.FromArray(workspace.Jacobian(size), ni + nb, p);
+        // Each set's rows straight into their block of J: no per-set Jacobian and no copy.
+        PointJacobian.Compute(interior, _parameters, j, 0);
+        PointJacobian.Compute(boundary, _parameters, j, ni);
         return new ResidualLinearization(Stack(interior.Value, boundary.Value), j, ParameterSpace);
     }
 

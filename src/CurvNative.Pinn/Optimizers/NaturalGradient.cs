@@ -23,20 +23,21 @@ public static class NaturalGradient
     }
 
     /// <summary>phi = J^T (K + lambda I)^-1 r with the kernel K = J J^T (N x N: SYRK, Cholesky, push-through). O(N^2 P + N^3).</summary>
-    public static (Tensor<double> Direction, DampedSolveMethod Method) Woodbury(ResidualLinearization lin, double lambda)
+    /// <remarks>With a <paramref name="workspace"/> the kernel is assembled in its buffer (no N x N allocation).</remarks>
+    public static (Tensor<double> Direction, DampedSolveMethod Method) Woodbury(ResidualLinearization lin, double lambda, StepWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(lin);
-        var (alpha, method) = KernelSolve(lin, lambda, lin.Residual.Span);
+        var (alpha, method) = KernelSolve(lin, lambda, lin.Residual.Span, workspace);
         return (lin.TransposeTimes(alpha), method);
     }
 
-    /// <summary>alpha = (J J^T + lambda I)^-1 v [N].</summary>
-    public static (double[] Alpha, DampedSolveMethod Method) KernelSolve(ResidualLinearization lin, double lambda, ReadOnlySpan<double> v)
+    /// <summary>alpha = (J J^T + lambda I)^-1 v [N] (the kernel in <paramref name="workspace"/>'s buffer when given).</summary>
+    public static (double[] Alpha, DampedSolveMethod Method) KernelSolve(ResidualLinearization lin, double lambda, ReadOnlySpan<double> v, StepWorkspace? workspace = null)
     {
         ArgumentNullException.ThrowIfNull(lin);
         CheckDamping(lambda);
         if (v.Length != lin.Rows) throw new ArgumentException($"Expected a vector of {lin.Rows} entries, got {v.Length}.");
-        var k = lin.KernelMatrix();
+        var k = lin.KernelMatrix(workspace);
         var alpha = v.ToArray();
         var method = DampedSolve.Solve(k, lin.Rows, lambda, alpha);
         return (alpha, method);

@@ -9,6 +9,9 @@ namespace CurvNative.Pinn.Optimizers;
 /// the step's batch, eta from the step-size rule.</summary>
 public abstract class LinearizedOptimizer(StepSizeRule rule) : PinnOptimizer
 {
+    /// <summary>J and the kernel, kept across steps (the linearisation lives for one step).</summary>
+    protected StepWorkspace Workspace { get; } = new();
+
     /// <summary>phi for step <paramref name="step"/>, and a note on how it was computed (null when unremarkable).</summary>
     protected abstract (Tensor<double> Direction, string? Note) Direction(ResidualLinearization lin, long step);
 
@@ -16,7 +19,7 @@ public abstract class LinearizedOptimizer(StepSizeRule rule) : PinnOptimizer
     public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
     {
         ArgumentNullException.ThrowIfNull(map);
-        var lin = map.Linearize(batch);
+        var lin = map.Linearize(batch, Workspace);
         var (phi, remark) = Direction(lin, step);
         var (eta, note) = TakeStep(map, batch, phi.Span, rule);
         return new PinnStepInfo(lin.Loss, eta, note ?? remark);
@@ -47,7 +50,7 @@ public sealed class WoodburyOptimizer(double damping, StepSizeRule rule) : Linea
     /// <inheritdoc/>
     protected override (Tensor<double> Direction, string? Note) Direction(ResidualLinearization lin, long step)
     {
-        var (phi, method) = NaturalGradient.Woodbury(lin, damping);
+        var (phi, method) = NaturalGradient.Woodbury(lin, damping, Workspace);
         return (phi, Describe(method, "J J^T + lambda I"));
     }
 }
@@ -62,6 +65,7 @@ public sealed class SpringOptimizer : PinnOptimizer
 {
     private readonly double _damping, _momentum, _maxNorm;
     private readonly StepSizeRule _rule;
+    private readonly StepWorkspace _workspace = new();
     private double[]? _phi;
     private long _count;
 
@@ -80,14 +84,14 @@ public sealed class SpringOptimizer : PinnOptimizer
     public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
     {
         ArgumentNullException.ThrowIfNull(map);
-        var lin = map.Linearize(batch);
+        var lin = map.Linearize(batch, _workspace);
         var zeta = lin.Residual.ToArray();
         if (_phi is not null && _momentum > 0)
         {
             var jphi = lin.Times(_phi);
             for (int i = 0; i < zeta.Length; i++) zeta[i] -= _momentum * jphi.Span[i];
         }
-        var (alpha, method) = NaturalGradient.KernelSolve(lin, _damping, zeta);
+        var (alpha, method) = NaturalGradient.KernelSolve(lin, _damping, zeta, _workspace);
         var phi = lin.TransposeTimes(alpha).ToArray();
         if (_phi is not null)
             for (int i = 0; i < phi.Length; i++) phi[i] += _momentum * _phi[i];
@@ -137,6 +141,7 @@ public sealed class NystromOptimizer(double damping, int sketch, StepSizeRule ru
 /// </summary>
 public sealed class HessianFreeOptimizer(double damping, StepSizeRule rule, int maxIterations = 350, double tolerance = 1e-10) : PinnOptimizer
 {
+    private readonly StepWorkspace _workspace = new();
     private double[]? _previous;
 
     /// <inheritdoc/>
@@ -146,7 +151,7 @@ public sealed class HessianFreeOptimizer(double damping, StepSizeRule rule, int 
     public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
     {
         ArgumentNullException.ThrowIfNull(map);
-        var lin = map.Linearize(batch);
+        var lin = map.Linearize(batch, _workspace);
         var gramian = lin.Gramian();
         var cg = new ConjugateGradient<double>(gramian, null, new SolverOptions { Damping = damping, MaxIterations = maxIterations, Tolerance = tolerance });
         var guess = _previous is null ? null : Tensor<double>.FromArray((double[])_previous.Clone(), _previous.Length);

@@ -17,7 +17,8 @@ public abstract record StepSizeRule
     public sealed record Fixed(double LearningRate) : StepSizeRule;
 
     /// <summary>ENGD's grid line search (Müller and Zeinhofer 2023): the eta in {0.5^k : k = 0..MaxHalvings} that
-    /// minimises the loss on the step's batch.</summary>
+    /// minimises the loss on the step's batch; no step (eta = 0) when none of them beats the loss at eta = 0, as in
+    /// rla-pinns' <c>grid_line_search</c>.</summary>
     public sealed record GridLineSearch(int MaxHalvings = 30) : StepSizeRule;
 }
 
@@ -40,8 +41,8 @@ public abstract class PinnOptimizer
     /// <summary>The names of the optimizers <see cref="PinnOptimizerSettings.Create"/> builds.</summary>
     public static IReadOnlyList<string> Names { get; } = ["engd", "engd-woodbury", "spring", "nystrom", "hessian-free", "adam"];
 
-    /// <summary>Applies theta -= eta phi with eta from <paramref name="rule"/>; returns eta (0 and a note when the line
-    /// search finds no finite loss: then theta is unchanged).</summary>
+    /// <summary>Applies theta -= eta phi with eta from <paramref name="rule"/>; returns eta (0 and a note when no grid
+    /// point of the line search lowers the loss: then theta is unchanged).</summary>
     protected static (double Eta, string? Note) TakeStep(ResidualMap map, PinnBatch batch, ReadOnlySpan<double> direction, StepSizeRule rule, double maxNorm = double.PositiveInfinity)
     {
         double norm = Math.Sqrt(CurvNative.Tensors.Reductions.Dot<double>(direction, direction));
@@ -54,7 +55,9 @@ public abstract class PinnOptimizer
         }
         var search = (StepSizeRule.GridLineSearch)rule;
         var theta = map.GetParameters();
-        double best = double.PositiveInfinity, bestEta = 0;
+        // The loss at eta = 0 by the same evaluation as the grid's: a step must beat it, or none is taken.
+        double current = map.Loss(batch);
+        double best = double.IsFinite(current) ? current : double.PositiveInfinity, bestEta = 0;
         double previous = 0;
         for (int k = 0; k <= search.MaxHalvings; k++)
         {
@@ -67,7 +70,8 @@ public abstract class PinnOptimizer
             if (loss < best) { best = loss; bestEta = eta; }
         }
         map.SetParameters(theta.Span);
-        if (bestEta == 0) return (0, "line search: no finite loss on the grid, step skipped");
+        if (bestEta == 0)
+            return (0, double.IsFinite(current) ? "line search: no grid step lowers the loss, step skipped" : "line search: no finite loss on the grid, step skipped");
         map.Update(direction, bestEta);
         return (bestEta, null);
     }

@@ -102,6 +102,39 @@ public class OptimizerTests
         AssertClose([0.2, 0.4, 0], phi.Span, 1e-10);
     }
 
+    /// <summary>Steps along +/- the gradient with the grid line search.</summary>
+    private sealed class GradientLineSearch(double sign) : PinnOptimizer
+    {
+        public override string Name => "gradient";
+
+        public override PinnStepInfo Step(ResidualMap map, PinnBatch batch, long step)
+        {
+            var (loss, g) = map.LossAndGradient(batch);
+            var direction = g.ToArray();
+            for (int i = 0; i < direction.Length; i++) direction[i] *= sign;
+            var (eta, note) = TakeStep(map, batch, direction, new StepSizeRule.GridLineSearch());
+            return new PinnStepInfo(loss, eta, note);
+        }
+    }
+
+    [Fact]
+    public void TheLineSearchTakesNoStepWhenNoGridPointLowersTheLoss()
+    {
+        // rla-pinns' grid_line_search keeps theta when no eta in {2^-30, ..., 1} beats eta = 0. Along -grad (theta += eta
+        // grad) every grid point raises the loss; the least-bad one must not be taken.
+        var (map, batch) = ResidualMapTests.Small("poisson2d", [8], 9, 4);
+        var theta = map.GetParameters().ToArray();
+        double before = map.Loss(batch);
+        var ascent = new GradientLineSearch(-1).Step(map, batch, 1);
+        Assert.Equal(0, ascent.StepSize);
+        Assert.Contains("no grid step lowers the loss", ascent.Note);
+        Assert.Equal(theta, map.GetParameters().ToArray());
+        // Along +grad the search does step, and lowers the loss.
+        var descent = new GradientLineSearch(1).Step(map, batch, 1);
+        Assert.True(descent.StepSize > 0);
+        Assert.True(map.Loss(batch) < before);
+    }
+
     [Theory]
     [InlineData(15, 40)]
     [InlineData(25, 60)]

@@ -42,6 +42,31 @@ public class ResidualMapTests
     }
 
     [Fact]
+    public void LinearizingIntoAWorkspaceReusesItsBuffersAndOverwritesThem()
+    {
+        var (map, batch) = Small("poisson5d", [6, 5], 9, 4);
+        var fresh = map.Linearize(batch);
+        var freshKernel = fresh.KernelMatrix();
+        var workspace = new StepWorkspace();
+        var first = map.Linearize(batch, workspace);
+        var kernel = first.KernelMatrix(workspace);
+        // Poison both buffers: the next step must overwrite every entry, not accumulate into or skip any.
+        first.Jacobian.Span.Fill(double.NaN);
+        Array.Fill(kernel, double.NaN);
+        var second = map.Linearize(PinnBatch.Draw(map.Problem, 9, 4, 3, 1), workspace);
+        var kernel2 = second.KernelMatrix(workspace);
+        Assert.True(System.Runtime.CompilerServices.Unsafe.AreSame(ref first.Jacobian.Span[0], ref second.Jacobian.Span[0]), "J was reallocated");
+        Assert.Same(kernel, kernel2);
+        double scale = fresh.Jacobian.ToArray().Max(Math.Abs), kscale = freshKernel.Max(Math.Abs);
+        for (int i = 0; i < fresh.Jacobian.Length; i++) Assert.True(Math.Abs(second.Jacobian.Span[i] - fresh.Jacobian.Span[i]) <= 1e-14 * scale, $"J[{i}]");
+        for (int i = 0; i < freshKernel.Length; i++) Assert.True(Math.Abs(kernel2[i] - freshKernel[i]) <= 1e-13 * kscale, $"K[{i}]");
+        // Another batch size: new buffers of the new size.
+        var third = map.Linearize(PinnBatch.Draw(map.Problem, 5, 2, 3, 2), workspace);
+        Assert.Equal(7 * map.ParameterCount, third.Jacobian.Length);
+        Assert.Equal(49, third.KernelMatrix(workspace).Length);
+    }
+
+    [Fact]
     public void JacobianEqualsNestedAutodiffReference()
     {
         // Reference: -Delta u by nested first-order autodiff (double backward), J row by row by reverse sweeps.
