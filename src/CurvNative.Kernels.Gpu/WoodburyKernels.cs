@@ -10,7 +10,7 @@ public static class WoodburyKernels
 {
     /// <summary>K[i, i] += lambda; index over n.</summary>
     public static void AddDiagonal<T, TOps>(Index1D i, ArrayView<T> k, int n, T lambda) where T : unmanaged where TOps : struct, INumOps<T>
-        {
+    {
         long at = (long)i.X * n + i.X;
         k[at] = default(TOps).Add(k[at], lambda);
     }
