@@ -121,7 +121,7 @@ public static class Contract
         using (var bj = b.Upload<T>(j)) Assert.Equal(0, b.WoodburySolve(n, p, bj, lambda, g, x1));
         // The solve amplifies rounding by at most cond = (lambda + ||J||^2) / lambda; float's bound scales with it.
         if (typeof(T) == typeof(float)) { var xd0 = x0.Select(double.CreateChecked).ToArray(); var xd1 = x1.Select(double.CreateChecked).ToArray();
-            double sc = xd0.Max(Math.Abs), err = xd0.Zip(xd1, (u, w) => Math.Abs(u - w)).DefaultIfEmpty(0).Max();
+            double sc = xd0.Select(Math.Abs).DefaultIfEmpty(0).Max(), err = xd0.Zip(xd1, (u, w) => Math.Abs(u - w)).DefaultIfEmpty(0).Max();
             Assert.True(err <= 2e-4 * (1 + 10.0 * n * p / Math.Max(p, 1)) * (sc + 1e-30), $"Woodbury float: error {err:E3}, scale {sc:E3}"); }
         else Close<T>(x0, x1, "Woodbury");
     }
