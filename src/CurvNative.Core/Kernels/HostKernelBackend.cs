@@ -22,10 +22,7 @@ public abstract class HostKernelBackend : IKernelBackend
     public void Gemm<T>(bool transA, bool transB, int m, int n, int k, T alpha, ReadOnlySpan<T> a, ReadOnlySpan<T> b, T beta, Span<T> c)
         where T : unmanaged, IFloatingPointIeee754<T>
     {
-        KernelChecks.Dim(m, nameof(m)); KernelChecks.Dim(n, nameof(n)); KernelChecks.Dim(k, nameof(k));
-        KernelChecks.Length(a.Length, (long)m * k, nameof(a), "m x k");
-        KernelChecks.Length(b.Length, (long)k * n, nameof(b), "k x n");
-        KernelChecks.Length(c.Length, (long)m * n, nameof(c), "m x n");
+        KernelChecks.Gemm(m, n, k, a.Length, b.Length, c.Length);
         GemmCore(transA, transB, m, n, k, alpha, a, b, beta, c);
     }
 

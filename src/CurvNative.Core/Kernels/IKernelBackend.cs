@@ -182,6 +182,15 @@ public static class KernelChecks
         if (value < 0) throw new ArgumentOutOfRangeException(name, $"{name} must be >= 0, got {value}.");
     }
 
+    /// <summary>Checks a GEMM's arguments: C [m, n] = op(A) [m, k] op(B) [k, n].</summary>
+    public static void Gemm(int m, int n, int k, int aLength, int bLength, int cLength)
+    {
+        Dim(m, nameof(m)); Dim(n, nameof(n)); Dim(k, nameof(k));
+        Length(aLength, (long)m * k, "a", "m x k");
+        Length(bLength, (long)k * n, "b", "k x n");
+        Length(cLength, (long)m * n, "c", "m x n");
+    }
+
     /// <summary>Checks a Kronecker matmat's arguments.</summary>
     public static void Kronecker<T>(int gDim, int aDim, int k, KernelBuffer<T> g, KernelBuffer<T> a, int vLength, int yLength) where T : unmanaged
     {
