@@ -55,9 +55,7 @@ public abstract class HostKernelBackend : IKernelBackend
     /// <inheritdoc />
     public void AccumulateFactor<T>(int n, int d, T scale, ReadOnlySpan<T> rows, T beta, Span<T> factor) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        KernelChecks.Dim(n, nameof(n)); KernelChecks.Dim(d, nameof(d));
-        KernelChecks.Length(rows.Length, (long)n * d, nameof(rows), "n x d");
-        KernelChecks.Length(factor.Length, (long)d * d, nameof(factor), "d x d");
+        KernelChecks.Accumulate(n, d, rows.Length, factor.Length);
         SyrkCore(n, d, scale, rows, beta, factor);
     }
 
@@ -68,11 +66,7 @@ public abstract class HostKernelBackend : IKernelBackend
     /// <inheritdoc />
     public int WoodburySolve<T>(int n, int p, KernelBuffer<T> jacobian, T lambda, ReadOnlySpan<T> g, Span<T> x) where T : unmanaged, IFloatingPointIeee754<T>
     {
-        KernelChecks.Dim(n, nameof(n)); KernelChecks.Dim(p, nameof(p));
-        KernelChecks.Length(jacobian.Length, (long)n * p, nameof(jacobian), "N x P");
-        KernelChecks.Length(g.Length, p, nameof(g), "P");
-        KernelChecks.Length(x.Length, p, nameof(x), "P");
-        if (!(lambda > T.Zero)) throw new ArgumentOutOfRangeException(nameof(lambda), $"The damping must be > 0, got {lambda}.");
+        KernelChecks.Woodbury(n, p, jacobian.Length, g.Length, x.Length, lambda);
         var j = ((HostBuffer<T>)jacobian).Data;
         var kernel = new T[(long)n * n];
         GemmCore(false, true, n, n, p, T.One, j, j, T.Zero, kernel);

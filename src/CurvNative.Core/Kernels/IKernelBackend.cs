@@ -191,6 +191,24 @@ public static class KernelChecks
         Length(cLength, (long)m * n, "c", "m x n");
     }
 
+    /// <summary>Checks a factor accumulation's arguments: rows [n, d], factor [d, d].</summary>
+    public static void Accumulate(int n, int d, int rowsLength, int factorLength)
+    {
+        Dim(n, nameof(n)); Dim(d, nameof(d));
+        Length(rowsLength, (long)n * d, "rows", "n x d");
+        Length(factorLength, (long)d * d, "factor", "d x d");
+    }
+
+    /// <summary>Checks a Woodbury solve's arguments: J [N, P], g and x [P], damping lambda &gt; 0.</summary>
+    public static void Woodbury<T>(int n, int p, long jacobianLength, int gLength, int xLength, T lambda) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        Dim(n, nameof(n)); Dim(p, nameof(p));
+        Length(jacobianLength, (long)n * p, "jacobian", "N x P");
+        Length(gLength, p, "g", "P");
+        Length(xLength, p, "x", "P");
+        if (!(lambda > T.Zero)) throw new ArgumentOutOfRangeException(nameof(lambda), $"The damping must be > 0, got {lambda}.");
+    }
+
     /// <summary>Checks a Kronecker matmat's arguments.</summary>
     public static void Kronecker<T>(int gDim, int aDim, int k, KernelBuffer<T> g, KernelBuffer<T> a, int vLength, int yLength) where T : unmanaged
     {
