@@ -48,6 +48,9 @@ internal static class Processes
         if (Communicator.IsRoot) write();
     }
 
+    /// <summary>How long a failing rank waits between writing its message and MPI_Abort.</summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Ends the run: on success MPI_Finalize (all ranks), on failure MPI_Abort, which ends every rank
     /// with <paramref name="exitCode"/>.</summary>
     public static void Finish(int exitCode, TextWriter stderr)
@@ -58,6 +61,9 @@ internal static class Processes
         {
             stderr.WriteLine($"{App.Name}: rank {mpi.Rank} of {mpi.Size} failed (exit code {exitCode}); ending all ranks.");
             stderr.Flush();
+            // MPI_Abort kills every rank at once, and MPICH's launcher forwards a rank's output asynchronously: it
+            // dropped this rank's whole error message in clean-clone runs. Give the forwarding a moment first.
+            Thread.Sleep(AbortGrace);
             mpi.Abort(exitCode);
         }
     }
