@@ -20,6 +20,12 @@ namespace CurvNative.Tensors;
 /// inside a scope peaked at 3.9x its gradient instead of 2.7x), which is why the matrix-vector products do not
 /// open one.
 /// </para>
+/// <para>
+/// When a scope closes, its returned buffers become this thread's spares, held only weakly: the next scope on the
+/// thread (the next chunk of points, the next call of the same sweep) rents them before allocating, unless a full
+/// collection took them first. A fresh 80 MB array costs its page faults and the kernel's zeroing on every call;
+/// weak references keep that saving without holding memory the collector wants back.
+/// </para>
 /// </summary>
 internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
@@ -27,6 +33,10 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
     public const int DefaultMinLength = 4096;
 
     [ThreadStatic] private static TensorPool<T>? t_current;
+    [ThreadStatic] private static List<WeakReference<T[]>>? t_spares;
+
+    /// <summary>At most this many spares per thread; the oldest go first.</summary>
+    private const int MaxSpares = 16;
 
     private readonly TensorPool<T>? _outer;
     private readonly int _minLength;
@@ -64,10 +74,29 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
         int bestLength = int.MaxValue;
         foreach (var (l, stack) in pool._byLength)
             if (l >= length && l / 2 <= length && l < bestLength && stack.Count > 0) (best, bestLength) = (stack, l);
-        if (best is null) return null;
+        if (best is null) return RentSpare(pool, length);
         var buffer = best.Pop();
         pool._free.Remove(buffer);
         return buffer;
+    }
+
+    /// <summary>The shortest live spare of this thread that fits (as in <see cref="Rent"/>), now owned by
+    /// <paramref name="pool"/>; null when none fits.</summary>
+    private static T[]? RentSpare(TensorPool<T> pool, int length)
+    {
+        var spares = t_spares;
+        if (spares is null) return null;
+        T[]? best = null;
+        int bestIndex = -1;
+        for (int i = spares.Count - 1; i >= 0; i--)
+        {
+            if (!spares[i].TryGetTarget(out var b)) { spares.RemoveAt(i); if (bestIndex > i) bestIndex--; continue; }
+            if (b.Length >= length && b.Length / 2 <= length && (best is null || b.Length < best.Length)) (best, bestIndex) = (b, i);
+        }
+        if (best is null) return null;
+        spares.RemoveAt(bestIndex);
+        pool._owned.Add(best);
+        return best;
     }
 
     /// <summary>Records a buffer the factories just allocated as born in the current scope.</summary>
@@ -97,6 +126,12 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
             throw new InvalidOperationException("TensorPool scopes must be disposed innermost first, on the thread that opened them.");
         _disposed = true;
         t_current = _outer;
+        if (_free.Count > 0)
+        {
+            var spares = t_spares ??= [];
+            foreach (var buffer in _free) spares.Add(new WeakReference<T[]>(buffer));
+            if (spares.Count > MaxSpares) spares.RemoveRange(0, spares.Count - MaxSpares);
+        }
         _owned.Clear(); _free.Clear(); _byLength.Clear();
     }
 }
