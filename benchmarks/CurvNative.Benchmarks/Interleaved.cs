@@ -12,11 +12,13 @@ internal sealed class Interleaved
 {
     private readonly List<(string Name, Action Run, int Rounds)> _work = [];
     private readonly Dictionary<string, List<double>> _ms = [];
+    private readonly Dictionary<string, List<double>> _gcMs = [];
 
     public Interleaved Add(string name, Action run, int rounds)
     {
         _work.Add((name, run, rounds));
         _ms[name] = [];
+        _gcMs[name] = [];
         return this;
     }
 
@@ -31,11 +33,15 @@ internal sealed class Interleaved
             foreach (var (name, run, count) in _work)
             {
                 if (r >= count) continue;
+                var pause0 = GC.GetTotalPauseDuration();
                 long t0 = Stopwatch.GetTimestamp();
                 run();
                 _ms[name].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                _gcMs[name].Add((GC.GetTotalPauseDuration() - pause0).TotalMilliseconds);
             }
-        foreach (var w in _work) Console.Error.WriteLine($"interleaved: {w.Name} median {Median(w.Name):F2} ms over {_ms[w.Name].Count} rounds");
+        foreach (var w in _work)
+            Console.Error.WriteLine($"interleaved: {w.Name} median {Median(w.Name):F2} ms over {_ms[w.Name].Count} rounds "
+                + $"(rounds {string.Join(" ", _ms[w.Name].Select(m => m.ToString("F1")))}; GC pauses {string.Join(" ", _gcMs[w.Name].Select(m => m.ToString("F1")))} ms)");
     }
 
     /// <summary>The median time of one call, in ms.</summary>

@@ -21,10 +21,8 @@ namespace CurvNative.Tensors;
 /// open one.
 /// </para>
 /// <para>
-/// When a scope closes, its returned buffers become this thread's spares, held only weakly: the next scope on the
-/// thread (the next chunk of points, the next call of the same sweep) rents them before allocating, unless a full
-/// collection took them first. A fresh 80 MB array costs its page faults and the kernel's zeroing on every call;
-/// weak references keep that saving without holding memory the collector wants back.
+/// When a scope closes, its returned buffers become <see cref="SpareBuffers{T}"/>, which the next scope (the next chunk
+/// of points, the next call of the same sweep) rents before allocating.
 /// </para>
 /// </summary>
 internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloatingPointIeee754<T>
@@ -33,10 +31,6 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
     public const int DefaultMinLength = 4096;
 
     [ThreadStatic] private static TensorPool<T>? t_current;
-    [ThreadStatic] private static List<WeakReference<T[]>>? t_spares;
-
-    /// <summary>At most this many spares per thread; the oldest go first.</summary>
-    private const int MaxSpares = 16;
 
     private readonly TensorPool<T>? _outer;
     private readonly int _minLength;
@@ -80,23 +74,12 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
         return buffer;
     }
 
-    /// <summary>The shortest live spare of this thread that fits (as in <see cref="Rent"/>), now owned by
-    /// <paramref name="pool"/>; null when none fits.</summary>
+    /// <summary>A spare that fits (as in <see cref="Rent"/>), now owned by <paramref name="pool"/>; null when none fits.</summary>
     private static T[]? RentSpare(TensorPool<T> pool, int length)
     {
-        var spares = t_spares;
-        if (spares is null) return null;
-        T[]? best = null;
-        int bestIndex = -1;
-        for (int i = spares.Count - 1; i >= 0; i--)
-        {
-            if (!spares[i].TryGetTarget(out var b)) { spares.RemoveAt(i); if (bestIndex > i) bestIndex--; continue; }
-            if (b.Length >= length && b.Length / 2 <= length && (best is null || b.Length < best.Length)) (best, bestIndex) = (b, i);
-        }
-        if (best is null) return null;
-        spares.RemoveAt(bestIndex);
-        pool._owned.Add(best);
-        return best;
+        var buffer = SpareBuffers<T>.Take(length);
+        if (buffer is not null) pool._owned.Add(buffer);
+        return buffer;
     }
 
     /// <summary>Records a buffer the factories just allocated as born in the current scope.</summary>
@@ -126,12 +109,7 @@ internal sealed class TensorPool<T> : IDisposable where T : unmanaged, IFloating
             throw new InvalidOperationException("TensorPool scopes must be disposed innermost first, on the thread that opened them.");
         _disposed = true;
         t_current = _outer;
-        if (_free.Count > 0)
-        {
-            var spares = t_spares ??= [];
-            foreach (var buffer in _free) spares.Add(new WeakReference<T[]>(buffer));
-            if (spares.Count > MaxSpares) spares.RemoveRange(0, spares.Count - MaxSpares);
-        }
+        foreach (var buffer in _free) SpareBuffers<T>.Add(buffer);
         _owned.Clear(); _free.Clear(); _byLength.Clear();
     }
 }

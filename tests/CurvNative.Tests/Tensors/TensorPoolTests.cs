@@ -39,48 +39,6 @@ public class TensorPoolTests
         Assert.Same(nine.Buffer, Tensor<float>.Uninitialized(9, 100).Buffer);
     }
 
-    /// <summary>A closed scope's returned buffers serve the next scope on the thread (the next chunk, the next call);
-    /// a buffer that was never returned never does.</summary>
-    [Fact]
-    public void AClosedScopesReturnedBuffersServeTheNextScopeOnTheThread()
-    {
-        float[] returned, kept;
-        using (var first = TensorPool<float>.Enter(minLength: 1))
-        {
-            var a = Tensor<float>.Full(3f, 3001);
-            var b = Tensor<float>.Full(3f, 3001);
-            first.Return(a);
-            (returned, kept) = (a.Buffer, b.Buffer);
-        }
-        using var second = TensorPool<float>.Enter(minLength: 1);
-        var c = Tensor<float>.Zeros(3001);
-        Assert.Same(returned, c.Buffer);
-        Assert.All(c.Span.ToArray(), x => Assert.Equal(0f, x));
-        Assert.NotSame(kept, Tensor<float>.Zeros(3001).Buffer);
-        second.Return(c); // the spare now belongs to the second scope
-        Assert.Same(returned, Tensor<float>.Uninitialized(3001).Buffer);
-    }
-
-    /// <summary>Spares are held weakly: a full collection takes them, so a closed scope holds no memory.</summary>
-    [Fact]
-    public void SparesAreHeldWeakly()
-    {
-        var weak = ReturnInAClosedScope();
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        Assert.False(weak.TryGetTarget(out _));
-    }
-
-    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    private static WeakReference<double[]> ReturnInAClosedScope()
-    {
-        using var pool = TensorPool<double>.Enter(minLength: 1);
-        var t = Tensor<double>.Zeros(100_003);
-        pool.Return(t);
-        return new WeakReference<double[]>(t.Buffer);
-    }
-
     [Fact]
     public void BuffersBornOutsideTheScopeOrTooSmallAreNeverReused()
     {
