@@ -82,7 +82,9 @@ public sealed record IlgpuKernelOptions(IlgpuTile Tile = IlgpuTile.Auto, IlgpuGe
 /// The ILGPU backend: every family runs in hand-written kernels (<see cref="GemmKernels"/>, <see cref="TaylorKernels"/>,
 /// <see cref="WoodburyKernels"/>) on one accelerator (CUDA, OpenCL or ILGPU's CPU accelerator); Cholesky of the
 /// Woodbury kernel runs on the host (LAPACK). Per-call operands are uploaded, results downloaded, all counted in
-/// <see cref="IKernelBackend.Transfers"/>; long-lived operands are <see cref="KernelBuffer{T}"/>s.
+/// <see cref="IKernelBackend.Transfers"/>; long-lived operands are <see cref="KernelBuffer{T}"/>s. The GEMM's group
+/// edge and kernel are chosen per accelerator (<see cref="IlgpuKernelOptions"/>): 16 x 16 groups on GPUs with the
+/// register-blocked kernel for outputs of at least 32 x 32, 4 x 4 groups register-blocked on the CPU accelerator.
 /// </summary>
 public sealed class IlgpuKernelBackend : IKernelBackend
 {

@@ -175,7 +175,7 @@ internal static class BenchCommand
         foreach (var h in new[] { "backend", "device", "family", "shape", "time (ms)", "GFLOP/s", "of GEMM", "max rel. error", "check" })
             table.AddColumn(new TableColumn(h));
         foreach (var r in rows)
-            table.AddRow(Cell(r.Backend), Cell(r.Device), Cell(r.Family), Cell(r.Shape), Cell(F($"{r.Seconds * 1e3:F3}")), Cell(r.Gflops >= 10 ? F($"{r.Gflops:F1}") : F($"{r.Gflops:G3}")),
+            table.AddRow(Cell(r.Backend), Cell(r.Device), Cell(r.Family), Cell(r.Shape), Cell(F($"{r.Seconds * 1e3:F3}")), Cell(Rate(r.Gflops)),
                 Cell(r.OfGemm is { } f ? F($"{f:P0}") : "-"), Cell(double.IsFinite(r.Error) ? F($"{r.Error:0.0e+00}") : "non-finite"), Cell(r.Status));
         console.Write(table);
         foreach (var s in skipped) context.Out.WriteLine(s);
@@ -183,6 +183,9 @@ internal static class BenchCommand
     }
 
     private static string F(FormattableString s) => s.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>GFLOP/s with three significant digits, in scientific notation below 0.001 (the CPU accelerator's rates).</summary>
+    private static string Rate(double g) => g >= 100 ? F($"{g:F0}") : g >= 0.001 ? F($"{g:0.###}") : F($"{g:0.00e+00}");
 
     private static Markup Cell(string text) => new(Markup.Escape(text));
 
