@@ -5,6 +5,7 @@
 #                         buildTransitive/CurvNative.Core.props (the GC settings for consuming executables)
 #   CurvNative.NN, CurvNative.Operators, CurvNative.Solvers, CurvNative.Interop
 #   CurvNative.Plots      PNG/SVG charts (ScottPlot), not a dependency of CurvNative
+#   CurvNative.Kernels.Gpu the ILGPU backend of the kernel seam (ILGPU 1.5.3), not a dependency of CurvNative
 #   CurvNative.Cli        the .NET tool `curvnative`
 # The version is the one in Directory.Build.props. Extra arguments go to `dotnet pack` (e.g. --no-build after a
 # Release build, as scripts/test.sh does).

@@ -30,7 +30,7 @@ internal static class App
     {
         var context = new CliContext(stdout, stderr);
         var threads = Processes.ThreadsOption();
-        var root = new RootCommand("CurvNative: neural-network curvature as linear operators in .NET. Gradients, curvature products, eigenvalues, traces, diagonals, solves and spectral densities of PyTorch models given as files, and a demo.")
+        var root = new RootCommand("CurvNative: neural-network curvature as linear operators in .NET. Gradients, curvature products, eigenvalues, traces, diagonals, solves and spectral densities of PyTorch models given as files; PDE operators and PINN training; the kernel backends (devices, bench); and a demo.")
         {
             DemoCommand.Create(context),
             GradCommand.Create(context),
@@ -43,6 +43,8 @@ internal static class App
             AnalysisCommands.Density(context),
             PdeCommand.Create(context),
             PinnCommand.Create(context),
+            DevicesCommand.Create(context),
+            BenchCommand.Create(context),
         };
         root.Options.Add(threads);
 

@@ -45,11 +45,46 @@ public sealed class IlgpuBuffer<T> : KernelBuffer<T> where T : unmanaged
     public override void Dispose() { _buffer?.Dispose(); _buffer = null; }
 }
 
+/// <summary>The group edge of the ILGPU GEMM kernels (<see cref="ITileEdge"/>); Auto picks it from the accelerator.</summary>
+public enum IlgpuTile
+{
+    /// <summary>4 on ILGPU's CPU accelerator, 16 on GPUs.</summary>
+    Auto = 0,
+    /// <summary>4 x 4 groups.</summary>
+    Edge4 = 4,
+    /// <summary>8 x 8 groups.</summary>
+    Edge8 = 8,
+    /// <summary>16 x 16 groups.</summary>
+    Edge16 = 16,
+}
+
+/// <summary>Which GEMM kernel of <see cref="GemmKernels"/> the ILGPU backend launches.</summary>
+public enum IlgpuGemmKernel
+{
+    /// <summary>
+    /// On GPUs: register-blocked for outputs of at least 2E x 2E (smaller ones would leave most of a 4E x 4E block
+    /// idle) when the device has the shared memory, one element per thread otherwise. On the CPU accelerator:
+    /// register-blocked always (its cost is the number of emulated groups and barriers, which blocking divides by 16).
+    /// </summary>
+    Auto = 0,
+    /// <summary>Always <see cref="GemmKernels.Gemm{T, TOps, TTile}"/> (one element per thread).</summary>
+    Simple,
+    /// <summary>Always <see cref="GemmKernels.GemmBlocked{T, TOps, TTile}"/> (4 x 4 per thread).</summary>
+    RegisterBlocked,
+}
+
+/// <summary>Kernel configuration of an <see cref="IlgpuKernelBackend"/>; the defaults choose per accelerator.</summary>
+/// <param name="Tile">Group edge of the GEMM kernels.</param>
+/// <param name="Gemm">GEMM kernel.</param>
+public sealed record IlgpuKernelOptions(IlgpuTile Tile = IlgpuTile.Auto, IlgpuGemmKernel Gemm = IlgpuGemmKernel.Auto);
+
 /// <summary>
 /// The ILGPU backend: every family runs in hand-written kernels (<see cref="GemmKernels"/>, <see cref="TaylorKernels"/>,
 /// <see cref="WoodburyKernels"/>) on one accelerator (CUDA, OpenCL or ILGPU's CPU accelerator); Cholesky of the
 /// Woodbury kernel runs on the host (LAPACK). Per-call operands are uploaded, results downloaded, all counted in
-/// <see cref="IKernelBackend.Transfers"/>; long-lived operands are <see cref="KernelBuffer{T}"/>s.
+/// <see cref="IKernelBackend.Transfers"/>; long-lived operands are <see cref="KernelBuffer{T}"/>s. The GEMM's group
+/// edge and kernel are chosen per accelerator (<see cref="IlgpuKernelOptions"/>): 16 x 16 groups on GPUs with the
+/// register-blocked kernel for outputs of at least 32 x 32, 4 x 4 groups register-blocked on the CPU accelerator.
 /// </summary>
 public sealed class IlgpuKernelBackend : IKernelBackend
 {
@@ -58,10 +93,13 @@ public sealed class IlgpuKernelBackend : IKernelBackend
     private readonly Dictionary<Type, object> _sets = new();
 
     /// <summary>
-    /// The CPU accelerator ILGPU tests on: groups up to 256 threads (the GEMM's 16 x 16), like a GPU, so the same
-    /// launch configurations run here and on devices.
+    /// The CPU accelerator ILGPU tests on: groups up to 256 threads like a GPU (so the GPUs' 16 x 16 configuration
+    /// can be checked here too), one simulated multiprocessor per core (groups of one launch run in parallel).
+    /// Each thread of a group is an OS thread that meets the others at every barrier, which is why the backend
+    /// launches 4 x 4 groups here (<see cref="IlgpuTile.Auto"/>).
     /// </summary>
-    public static CPUDevice TestBedDevice { get; } = new(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 64, numMultiprocessors: 1);
+    public static CPUDevice TestBedDevice { get; } = new(numThreadsPerWarp: 4, numWarpsPerMultiprocessor: 64,
+        numMultiprocessors: Math.Clamp(Environment.ProcessorCount, 1, 4));
 
     private static Context CreateContext() => Context.Create(b => b.Cuda().OpenCL().CPU(TestBedDevice).EnableAlgorithms());
 
@@ -76,9 +114,16 @@ public sealed class IlgpuKernelBackend : IKernelBackend
     private static List<Device> Ordered(Context context)
         => context.Devices.OrderBy(d => d.AcceleratorType == AcceleratorType.CPU ? 1 : 0).ToList();
 
-    /// <summary>Creates the backend on device <paramref name="device"/> of <see cref="ListDevices"/> (0: the first GPU, or the CPU accelerator when there is none).</summary>
-    public IlgpuKernelBackend(int device = 0)
+    /// <summary>
+    /// Creates the backend on device <paramref name="device"/> of <see cref="ListDevices"/> (0: the first GPU, or the
+    /// CPU accelerator when there is none), with the GEMM configuration of <paramref name="options"/> (default: chosen
+    /// from the accelerator type).
+    /// </summary>
+    public IlgpuKernelBackend(int device = 0, IlgpuKernelOptions? options = null)
     {
+        options ??= new IlgpuKernelOptions();
+        if (!Enum.IsDefined(options.Tile)) throw new ArgumentOutOfRangeException(nameof(options), $"Unknown tile {options.Tile}; expected Auto, Edge4, Edge8 or Edge16.");
+        if (!Enum.IsDefined(options.Gemm)) throw new ArgumentOutOfRangeException(nameof(options), $"Unknown GEMM kernel {options.Gemm}; expected Auto, Simple or RegisterBlocked.");
         _context = CreateContext();
         var devices = Ordered(_context);
         if (device < 0 || device >= devices.Count)
@@ -87,12 +132,23 @@ public sealed class IlgpuKernelBackend : IKernelBackend
             throw new ArgumentOutOfRangeException(nameof(device), $"ILGPU device {device} does not exist: {devices.Count} found (0..{devices.Count - 1}).");
         }
         _accelerator = devices[device].CreateAccelerator(_context);
-        if (_accelerator.MaxNumThreadsPerGroup < GemmKernels.Tile * GemmKernels.Tile || _accelerator.MaxSharedMemoryPerGroup < 2 * GemmKernels.Tile * GemmKernels.Tile * sizeof(double))
+        bool cpu = _accelerator.AcceleratorType == AcceleratorType.CPU;
+        TileEdge = options.Tile == IlgpuTile.Auto ? (cpu ? 4 : 16) : (int)options.Tile;
+        // Shared memory is sized for double, the larger element type.
+        int simpleBytes = GemmKernels.SimpleSharedElements(TileEdge) * sizeof(double), blockedBytes = GemmKernels.BlockedSharedElements(TileEdge) * sizeof(double);
+        string? missing = _accelerator.MaxNumThreadsPerGroup < TileEdge * TileEdge ? $"{TileEdge * TileEdge} threads per group (it allows {_accelerator.MaxNumThreadsPerGroup})"
+            : _accelerator.MaxSharedMemoryPerGroup < simpleBytes ? $"{simpleBytes} bytes of shared memory per group (it has {_accelerator.MaxSharedMemoryPerGroup})"
+            : options.Gemm == IlgpuGemmKernel.RegisterBlocked && _accelerator.MaxSharedMemoryPerGroup < blockedBytes ? $"{blockedBytes} bytes of shared memory per group for the register-blocked GEMM (it has {_accelerator.MaxSharedMemoryPerGroup})"
+            : null;
+        if (missing != null)
         {
             string name = _accelerator.Name;
             _accelerator.Dispose(); _context.Dispose();
-            throw new NotSupportedException($"ILGPU device {device} ({name}) allows fewer than {GemmKernels.Tile * GemmKernels.Tile} threads or {2 * GemmKernels.Tile * GemmKernels.Tile * sizeof(double)} bytes of shared memory per group.");
+            throw new NotSupportedException($"ILGPU device {device} ({name}) cannot run {TileEdge} x {TileEdge} GEMM groups: they need {missing}.");
         }
+        GemmKernel = options.Gemm != IlgpuGemmKernel.Auto ? options.Gemm
+            : _accelerator.MaxSharedMemoryPerGroup < blockedBytes ? IlgpuGemmKernel.Simple
+            : cpu ? IlgpuGemmKernel.RegisterBlocked : IlgpuGemmKernel.Auto;
     }
 
     /// <inheritdoc />
@@ -101,10 +157,17 @@ public sealed class IlgpuKernelBackend : IKernelBackend
     public string DeviceName => $"{_accelerator.AcceleratorType}: {_accelerator.Name}";
     /// <inheritdoc />
     public TransferCounter Transfers { get; } = new();
+    /// <summary>The group edge E of the GEMM kernels on this device (4 on the CPU accelerator, 16 on GPUs unless set).</summary>
+    public int TileEdge { get; }
+    /// <summary>The GEMM kernel in use: Simple, RegisterBlocked, or Auto (per call: register-blocked for outputs of at least 2E x 2E).</summary>
+    public IlgpuGemmKernel GemmKernel { get; }
+    /// <summary>True when the accelerator is a GPU (CUDA or OpenCL), false on ILGPU's CPU accelerator.</summary>
+    public bool IsGpu => _accelerator.AcceleratorType != AcceleratorType.CPU;
 
     private abstract class KernelSet<T> where T : unmanaged
     {
         public abstract Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>> Gemm { get; }
+        public abstract Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>> GemmBlocked { get; }
         public abstract Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int> Activate { get; }
         public abstract Action<Index1D, ArrayView<T>, ArrayView<T>, int> Broadcast { get; }
         public abstract Action<Index1D, ArrayView<T>, int, T> Identity { get; }
@@ -112,10 +175,14 @@ public sealed class IlgpuKernelBackend : IKernelBackend
         public abstract Action<Index1D, ArrayView<T>, int> Symmetrize { get; }
     }
 
-    private sealed class KernelSet<T, TOps>(Accelerator acc) : KernelSet<T> where T : unmanaged where TOps : struct, INumOps<T>
+    private sealed class KernelSet<T, TOps, TTile>(Accelerator acc) : KernelSet<T> where T : unmanaged where TOps : struct, INumOps<T> where TTile : struct, ITileEdge
     {
-        public override Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>> Gemm { get; } =
-            acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>>(GemmKernels.Gemm<T, TOps>);
+        private readonly Lazy<Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>>> _gemm =
+            new(() => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>>(GemmKernels.Gemm<T, TOps, TTile>));
+        private readonly Lazy<Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>>> _blocked =
+            new(() => acc.LoadStreamKernel<ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>>(GemmKernels.GemmBlocked<T, TOps, TTile>));
+        public override Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>> Gemm => _gemm.Value;
+        public override Action<KernelConfig, ArrayView<T>, ArrayView<T>, ArrayView<T>, GemmArgs<T>> GemmBlocked => _blocked.Value;
         public override Action<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int> Activate { get; } =
             acc.LoadAutoGroupedStreamKernel<Index1D, ArrayView<T>, ArrayView<T>, ArrayView<T>, int, int, int>(TaylorKernels.Activate<T, TOps>);
         public override Action<Index1D, ArrayView<T>, ArrayView<T>, int> Broadcast { get; } =
@@ -133,13 +200,20 @@ public sealed class IlgpuKernelBackend : IKernelBackend
         lock (_sets)
         {
             if (_sets.TryGetValue(typeof(T), out var s)) return (KernelSet<T>)s;
-            object created = typeof(T) == typeof(double) ? new KernelSet<double, F64Ops>(_accelerator)
-                : typeof(T) == typeof(float) ? new KernelSet<float, F32Ops>(_accelerator)
+            object created = typeof(T) == typeof(double) ? Make<double, F64Ops>()
+                : typeof(T) == typeof(float) ? Make<float, F32Ops>()
                 : throw new NotSupportedException($"The ILGPU kernels support float and double, not {typeof(T).Name}.");
             _sets[typeof(T)] = created;
             return (KernelSet<T>)created;
         }
     }
+
+    private KernelSet<T> Make<T, TOps>() where T : unmanaged where TOps : struct, INumOps<T> => TileEdge switch
+    {
+        4 => new KernelSet<T, TOps, Tile4>(_accelerator),
+        8 => new KernelSet<T, TOps, Tile8>(_accelerator),
+        _ => new KernelSet<T, TOps, Tile16>(_accelerator),
+    };
 
     private IlgpuBuffer<T> Alloc<T>(long length) where T : unmanaged => new(_accelerator, Transfers, length);
 
@@ -156,6 +230,9 @@ public sealed class IlgpuKernelBackend : IKernelBackend
     private static IlgpuBuffer<T> Own<T>(KernelBuffer<T> b, string name) where T : unmanaged
         => b as IlgpuBuffer<T> ?? throw new ArgumentException($"{name} is a {b.GetType().Name}, not a buffer of the ILGPU backend.", name);
 
+    /// <summary>CUDA's limit on grid dimensions Y and Z (X allows 2^31 - 1): larger launches are split (settable for tests).</summary>
+    internal int MaxGridYZ { get; set; } = 65535;
+
     /// <summary>Launches C = alpha op(A) op(B) + beta C on device views (row-major, batched over grid Z).</summary>
     private void GemmDevice<T>(bool transA, bool transB, int m, int n, int k, T alpha, ArrayView<T> a, ArrayView<T> b, T beta, ArrayView<T> c,
         int batch = 1, long batchA = 0, long batchB = 0, long batchC = 0) where T : unmanaged, IFloatingPointIeee754<T>
@@ -168,9 +245,25 @@ public sealed class IlgpuKernelBackend : IKernelBackend
             RsB = transB ? 1 : n, CsB = transB ? k : 1, BatchB = batchB,
             Ldc = n, BatchC = batchC, Alpha = alpha, Beta = beta,
         };
-        int t = GemmKernels.Tile;
-        var config = new KernelConfig(new Index3D((n + t - 1) / t, (m + t - 1) / t, batch), new Index3D(t, t, 1));
-        Set<T>().Gemm(config, a, b, c, p);
+        int e = TileEdge;
+        bool blocked = GemmKernel == IlgpuGemmKernel.RegisterBlocked || GemmKernel == IlgpuGemmKernel.Auto && m >= 2 * e && n >= 2 * e;
+        int w = blocked ? GemmKernels.Block * e : e;
+        var set = Set<T>();
+        var kernel = blocked ? set.GemmBlocked : set.Gemm;
+        int rowBlocks = (m + w - 1) / w, colBlocks = (n + w - 1) / w;
+        // Column blocks and batches beyond the grid limit go in further launches with shifted offsets.
+        for (int z0 = 0; z0 < batch; z0 += MaxGridYZ)
+            for (long cb0 = 0; cb0 < colBlocks; cb0 += MaxGridYZ)
+            {
+                int zs = Math.Min(MaxGridYZ, batch - z0), cbs = (int)Math.Min(MaxGridYZ, colBlocks - cb0);
+                long col0 = cb0 * w;
+                var q = p;
+                q.N = (int)Math.Min(n - col0, (long)cbs * w);
+                q.A0 = z0 * batchA;
+                q.B0 = z0 * batchB + col0 * p.CsB;
+                q.C0 = z0 * batchC + col0;
+                kernel(new KernelConfig(new Index3D(rowBlocks, cbs, zs), new Index3D(e, e, 1)), a, b, c, q);
+            }
     }
 
     /// <inheritdoc />
@@ -287,6 +380,28 @@ public sealed class IlgpuKernelBackend : IKernelBackend
             }
         }
         finally { h.Dispose(); dirs.Dispose(); lap.Dispose(); }
+    }
+
+    /// <summary>
+    /// Whether the device computes in float64: runs a 5 x 3 x 4 double GEMM here and compares it with the managed
+    /// oracle (1e-12 relative). False, with the reason, when the kernel fails to compile or run (an OpenCL device
+    /// without cl_khr_fp64) or its result differs (a device that emulates double in single precision).
+    /// </summary>
+    public bool VerifyFloat64(out string detail)
+    {
+        const int m = 5, n = 3, k = 4;
+        var a = new double[m * k]; var b = new double[k * n]; var c0 = new double[m * n]; var c1 = new double[m * n];
+        // Values whose products need more than float's 24 bits: 1 + 2^-30 i.
+        for (int i = 0; i < a.Length; i++) a[i] = 1 + Math.ScaleB(i + 1, -30);
+        for (int i = 0; i < b.Length; i++) b[i] = 1 - Math.ScaleB(2 * i + 1, -31);
+        ManagedDense.Gemm<double>(false, false, m, n, k, 1, a, b, 0, c0);
+        try { Gemm<double>(false, false, m, n, k, 1, a, b, 0, c1); }
+        catch (Exception e) when (e is not OutOfMemoryException) { detail = $"a double GEMM failed: {e.GetType().Name}: {e.Message}"; return false; }
+        double err = 0;
+        for (int i = 0; i < c0.Length; i++) err = Math.Max(err, Math.Abs(c0[i] - c1[i]) / Math.Abs(c0[i]));
+        if (!(err <= 1e-12)) { detail = $"a double GEMM differs from the managed oracle by {err:E2} relative (float64 emulated in lower precision?)"; return false; }
+        detail = $"double GEMM matches the managed oracle ({err:E1} relative)";
+        return true;
     }
 
     /// <summary>Waits for the accelerator (timing).</summary>

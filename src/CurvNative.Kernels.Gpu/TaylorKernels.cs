@@ -4,7 +4,7 @@ namespace CurvNative.Kernels.Gpu;
 
 /// <summary>
 /// Family 4, the elementwise half of the collapsed forward-Laplacian sweep (the linear half is
-/// <see cref="GemmKernels.Gemm{T, TOps}"/> on [value; directions; coefficient]). One thread per (point, unit):
+/// <see cref="GemmKernels.Gemm{T, TOps, TTile}"/> on [value; directions; coefficient]). One thread per (point, unit):
 /// h = sigma(z), J_i = sigma'(z) J_i for the D directions, l = sigma'(z) l + sigma''(z) sum_i J_i^2.
 /// </summary>
 public static class TaylorKernels

@@ -22,10 +22,28 @@ public static class Backends
         catch (Exception e) { return (null, $"ILGPU could not start: {e.GetType().Name}: {e.Message}"); }
     });
 
+    private static readonly Dictionary<string, Lazy<(IKernelBackend? Backend, string Reason)>> Configured = new()
+    {
+        // The GPUs' launch configurations (16 x 16 groups, both GEMM kernels) and 8 x 8 groups, on the CPU accelerator.
+        ["ilgpu-16-blocked"] = OnCpu(new IlgpuKernelOptions(IlgpuTile.Edge16, IlgpuGemmKernel.RegisterBlocked)),
+        ["ilgpu-16-simple"] = OnCpu(new IlgpuKernelOptions(IlgpuTile.Edge16, IlgpuGemmKernel.Simple)),
+        ["ilgpu-16-auto"] = OnCpu(new IlgpuKernelOptions(IlgpuTile.Edge16, IlgpuGemmKernel.Auto)),
+        ["ilgpu-8-blocked"] = OnCpu(new IlgpuKernelOptions(IlgpuTile.Edge8, IlgpuGemmKernel.RegisterBlocked)),
+        ["ilgpu-4-simple"] = OnCpu(new IlgpuKernelOptions(IlgpuTile.Edge4, IlgpuGemmKernel.Simple)),
+        ["ilgpu-split"] = OnCpu(new IlgpuKernelOptions()),
+    };
+
+    private static Lazy<(IKernelBackend? Backend, string Reason)> OnCpu(IlgpuKernelOptions options) => new(() =>
+    {
+        try { return (new IlgpuKernelBackend(IlgpuKernelBackend.ListDevices().Count - 1, options), ""); }
+        catch (Exception e) { return (null, $"ILGPU could not start: {e.GetType().Name}: {e.Message}"); }
+    });
+
     public static (IKernelBackend? Backend, string Reason) Get(string name) => name switch
     {
         "native" => Native.Value,
         "ilgpu" => Ilgpu.Value,
+        _ when Configured.TryGetValue(name, out var b) => b.Value,
         _ => throw new ArgumentException($"Unknown backend '{name}'."),
     };
 
@@ -36,6 +54,16 @@ public static class Backends
 public sealed class BackendTheoryAttribute : TheoryAttribute
 {
     public BackendTheoryAttribute(string backend)
+    {
+        var (b, reason) = Backends.Get(backend);
+        if (b == null) Skip = $"backend '{backend}' cannot run: {reason}";
+    }
+}
+
+/// <summary>A fact that is skipped, with the backend's reason, when the backend cannot run here.</summary>
+public sealed class BackendFactAttribute : FactAttribute
+{
+    public BackendFactAttribute(string backend)
     {
         var (b, reason) = Backends.Get(backend);
         if (b == null) Skip = $"backend '{backend}' cannot run: {reason}";
@@ -80,6 +108,24 @@ public static class Contract
             Backends.Oracle.Gemm(ta, tb, m, n, k, alpha, a, bb, beta, c0);
             b.Gemm(ta, tb, m, n, k, alpha, a, bb, beta, c1);
             Close<T>(c0, c1, $"GEMM {ta}/{tb} m={m}");
+        }
+    }
+
+    /// <summary>GEMM of one shape in the four transposition cases, with beta = 0 (C starts as NaN: it must not be read) and beta != 0.</summary>
+    public static void GemmShape<T>(IKernelBackend b, int m, int n, int k) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        foreach (var (ta, tb) in new[] { (false, false), (true, false), (false, true), (true, true) })
+        {
+            var a = Random<T>(m * k, 12); var bb = Random<T>(k * n, 13);
+            var c0 = Random<T>(m * n, 14); var c1 = (T[])c0.Clone();
+            T alpha = T.CreateChecked(1.25), beta = T.CreateChecked(0.5);
+            Backends.Oracle.Gemm(ta, tb, m, n, k, alpha, a, bb, beta, c0);
+            b.Gemm(ta, tb, m, n, k, alpha, a, bb, beta, c1);
+            Close<T>(c0, c1, $"GEMM {ta}/{tb} {m}x{n}x{k} beta 0.5");
+            var d0 = new T[m * n]; var d1 = Enumerable.Repeat(T.NaN, m * n).ToArray();
+            Backends.Oracle.Gemm(ta, tb, m, n, k, alpha, a, bb, T.Zero, d0);
+            b.Gemm(ta, tb, m, n, k, alpha, a, bb, T.Zero, d1);
+            Close<T>(d0, d1, $"GEMM {ta}/{tb} {m}x{n}x{k} beta 0");
         }
     }
 
@@ -161,27 +207,39 @@ public class NativeBackendTests
     public void Taylor(int s) { Contract.Taylor<double>(B, s); Contract.Taylor<float>(B, s); }
 }
 
-/// <summary>The ILGPU backend on the CPU accelerator (the GPU kernels, group barriers and shared memory emulated).</summary>
-/// <remarks>On ILGPU's CPU accelerator (CI's only device) a 16 x 16 tile is a group of 256 emulated threads that meet
-/// at every barrier; size 1025 runs for GEMM only. Kronecker at 1025 (1025 batched groups) ran for more than 13 minutes
-/// on the 2-core CI machine without finishing and is not yet verified there, nor are accumulation, Woodbury and
-/// Taylor at 1025 (Taylor passed once at 1025 in about a minute). A CPU-sized tile for the CPU accelerator is the
-/// next step.</remarks>
+/// <summary>
+/// The ILGPU backend on the CPU accelerator in its default configuration there (4 x 4 groups, register-blocked GEMM):
+/// the GPU kernels with group barriers and shared memory emulated, every family at every size.
+/// </summary>
 public class IlgpuBackendTests
 {
     private static IKernelBackend B => Backends.Get("ilgpu").Backend!;
     [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17), InlineData(1025)]
     public void Gemm(int s) { Contract.Gemm<double>(B, s); Contract.Gemm<float>(B, s); }
-    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17)]
+    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17), InlineData(1025)]
     public void Kronecker(int s) { Contract.Kronecker<double>(B, s); Contract.Kronecker<float>(B, s); }
-    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17)]
+    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17), InlineData(1025)]
     public void Accumulate(int s) { Contract.Accumulate<double>(B, s); Contract.Accumulate<float>(B, s); }
-    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17)]
+    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17), InlineData(1025)]
     public void Woodbury(int s) { Contract.Woodbury<double>(B, s); Contract.Woodbury<float>(B, s); }
-    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17)]
+    [BackendTheory("ilgpu"), InlineData(0), InlineData(1), InlineData(17), InlineData(1025)]
     public void Taylor(int s) { Contract.Taylor<double>(B, s); Contract.Taylor<float>(B, s); }
 
-    [Fact]
+    [BackendTheory("ilgpu"), InlineData(1, 1, 1), InlineData(3, 70, 5), InlineData(65, 63, 17), InlineData(129, 1, 33), InlineData(1, 130, 66), InlineData(200, 131, 9), InlineData(5, 5, 0)]
+    public void Gemm_odd_shapes(int m, int n, int k) { Contract.GemmShape<double>(B, m, n, k); Contract.GemmShape<float>(B, m, n, k); }
+
+    [BackendFact("ilgpu")]
+    public void The_CPU_accelerator_gets_4x4_groups_and_the_register_blocked_GEMM()
+    {
+        var (b, reason) = Backends.Get("ilgpu");
+        Assert.True(b != null, reason);
+        var g = (IlgpuKernelBackend)b!;
+        Assert.False(g.IsGpu);
+        Assert.Equal(4, g.TileEdge);
+        Assert.Equal(IlgpuGemmKernel.RegisterBlocked, g.GemmKernel);
+    }
+
+    [BackendFact("ilgpu")]
     public void Transfers_are_counted_and_resident_buffers_are_not_copied_per_call()
     {
         var (b, reason) = Backends.Get("ilgpu");
@@ -194,5 +252,63 @@ public class IlgpuBackendTests
         Assert.Equal(1, b.Transfers.Uploads - up0); // only V: the factors stay on the device
         Assert.Equal(v.Length * 8L, b.Transfers.UploadBytes - bytes0);
         Assert.Equal(1, b.Transfers.Downloads - down0);
+    }
+}
+
+/// <summary>
+/// The other launch configurations, also on the CPU accelerator: 16 x 16 groups (what GPUs get) with each GEMM kernel
+/// and with the per-call choice, 8 x 8 groups, and the one-element-per-thread kernel in 4 x 4 groups. Sizes 0, 1, 17
+/// and GEMM shapes that are not multiples of any tile (a 256-thread group is 256 OS threads here, so size 1025 is
+/// left to the default configuration above).
+/// </summary>
+public class IlgpuConfigurationTests
+{
+    public static TheoryData<string, int> Cases()
+    {
+        var d = new TheoryData<string, int>();
+        foreach (var c in new[] { "ilgpu-16-blocked", "ilgpu-16-simple", "ilgpu-16-auto", "ilgpu-8-blocked", "ilgpu-4-simple" })
+            foreach (var s in new[] { 0, 1, 17 }) d.Add(c, s);
+        return d;
+    }
+
+    private static IKernelBackend Get(string config)
+    {
+        var (b, reason) = Backends.Get(config);
+        Assert.True(b != null, $"backend '{config}' cannot run: {reason}");
+        return b!;
+    }
+
+    [BackendTheory("ilgpu"), MemberData(nameof(Cases))]
+    public void All_families(string config, int s)
+    {
+        var b = Get(config);
+        Contract.Gemm<double>(b, s); Contract.Gemm<float>(b, s);
+        Contract.Kronecker<double>(b, s); Contract.Kronecker<float>(b, s);
+        Contract.Accumulate<double>(b, s); Contract.Accumulate<float>(b, s);
+        Contract.Woodbury<double>(b, s); Contract.Woodbury<float>(b, s);
+        Contract.Taylor<double>(b, s); Contract.Taylor<float>(b, s);
+    }
+
+    [BackendTheory("ilgpu")]
+    [InlineData("ilgpu-16-blocked"), InlineData("ilgpu-16-simple"), InlineData("ilgpu-16-auto"), InlineData("ilgpu-8-blocked")]
+    public void Gemm_odd_shapes(string config)
+    {
+        var b = Get(config);
+        foreach (var (m, n, k) in new[] { (1, 1, 1), (3, 70, 5), (65, 63, 17), (129, 1, 33), (33, 97, 66) })
+        {
+            Contract.GemmShape<double>(b, m, n, k);
+            Contract.GemmShape<float>(b, m, n, k);
+        }
+    }
+
+    [BackendFact("ilgpu")]
+    public void Launches_beyond_the_grid_limit_are_split()
+    {
+        // CUDA allows 65535 groups in grid Y (column blocks) and Z (batch); with the limit lowered to 2 the same split
+        // runs here: 70 columns are 5 blocks of 16, and the Kronecker product's 7 columns are 7 batches.
+        var b = (IlgpuKernelBackend)Get("ilgpu-split");
+        b.MaxGridYZ = 2;
+        Contract.GemmShape<double>(b, 9, 70, 5);
+        Contract.Kronecker<double>(b, 7);
     }
 }
