@@ -46,11 +46,11 @@ internal static class KroneckerAlgebra
             return y1;
         }
         var xt = Tensor<T>.Uninitialized(k, n);
-        Kernels.SwapLeadingAxes<T>(x.Span, n, k, 1, xt.Span);
+        DenseKernels.SwapLeadingAxes<T>(x.Span, n, k, 1, xt.Span);
         var yt = Tensor<T>.Uninitialized(k, n);
         backend.KroneckerMatmat(gDim, aDim, k, g, transG, a, transA, xt.Span, yt.Span);
         var y = Tensor<T>.Uninitialized(n, k);
-        Kernels.SwapLeadingAxes<T>(yt.Span, k, n, 1, y.Span);
+        DenseKernels.SwapLeadingAxes<T>(yt.Span, k, n, 1, y.Span);
         return y;
     }
 
@@ -66,14 +66,14 @@ internal static class KroneckerAlgebra
             try
             {
                 var a = m.Clone(); var w = new T[n];
-                Lapack.SymmetricEigen<T>(n, a.Span, w);
+                DenseKernels.SymmetricEigenInPlace<T>(n, a.Span, w);
                 if (a.AllFinite() && w.All(T.IsFinite))
                     return (TransposeInPlace(a, n), w.Select(double.CreateTruncating).ToArray());
             }
             catch (LapackException) { }
         }
         var ad = m.Cast<double>(); var wd = new double[n];
-        Lapack.SymmetricEigen<double>(n, ad.Span, wd);
+        DenseKernels.SymmetricEigenInPlace<double>(n, ad.Span, wd);
         return (TransposeInPlace(ad, n).Cast<T>(), wd);
     }
 
@@ -93,7 +93,7 @@ internal static class KroneckerAlgebra
         var copy = new double[n * n];
         for (int i = 0; i < copy.Length; i++) copy[i] = double.CreateTruncating(m[i]);
         var w = new double[n];
-        Lapack.SymmetricEigen<double>(n, copy, w, computeVectors: false);
+        DenseKernels.SymmetricEigenInPlace<double>(n, copy, w, computeVectors: false);
         return LogDetOfEigenvalues(w, n);
     }
 

@@ -112,20 +112,20 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
         if (_da is not null) return KroneckerAlgebra.Apply(_backend, _p, _r, _da, false, _db!, false, x);
         int k = x.Shape[1];
         // W [p, s·K] = A [p, q] · X [q, s·K]
-        var w = Kernels.Gemm<T>(_a, _p, _q, false, x.Span, _q, _s * k, false);
+        var w = DenseKernels.MatMulTensor<T>(_a, _p, _q, false, x.Span, _q, _s * k, false);
         if (k == 1)
-            return Kernels.Gemm<T>(w.Span, _p, _s, false, _b, _r, _s, true).Reshape(_p * _r, 1); // W Bᵀ: [p, r]
+            return DenseKernels.MatMulTensor<T>(w.Span, _p, _s, false, _b, _r, _s, true).Reshape(_p * _r, 1); // W Bᵀ: [p, r]
         var wt = Tensor<T>.Uninitialized(_s, _p * k);           // [s, p, K]
-        Kernels.SwapLeadingAxes<T>(w.Span, _p, _s, k, wt.Span);
-        var z = Kernels.Gemm<T>(_b, _r, _s, false, wt.Span, _s, _p * k, false); // [r, p, K]
+        DenseKernels.SwapLeadingAxes<T>(w.Span, _p, _s, k, wt.Span);
+        var z = DenseKernels.MatMulTensor<T>(_b, _r, _s, false, wt.Span, _s, _p * k, false); // [r, p, K]
         var y = Tensor<T>.Uninitialized(_p * _r, k);            // [p, r, K]
-        Kernels.SwapLeadingAxes<T>(z.Span, _r, _p, k, y.Span);
+        DenseKernels.SwapLeadingAxes<T>(z.Span, _r, _p, k, y.Span);
         return y;
     }
 
     /// <summary>(A ⊗ B)ᵀ = Aᵀ ⊗ Bᵀ.</summary>
     protected override LinearOperator<T> TransposeCore()
-        => new KroneckerOperator<T>(Kernels.Transpose<T>(_a, _p, _q).ToArray(), Kernels.Transpose<T>(_b, _r, _s).ToArray(),
+        => new KroneckerOperator<T>(DenseKernels.Transpose<T>(_a, _p, _q).ToArray(), DenseKernels.Transpose<T>(_b, _r, _s).ToArray(),
             _q, _p, _s, _r, InputSpace, OutputSpace, IsSymmetric, IsPositiveSemiDefinite, _backend, null);
 
     /// <summary>The explicit product, D[a·r + b, i·s + j] = A[a, i] B[b, j].</summary>
@@ -138,7 +138,7 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
             {
                 var row = ds.Slice((a * _r + b) * Columns, Columns);
                 for (int i = 0; i < _q; i++)
-                    Kernels.Scale(_b.AsSpan(b * _s, _s), _a[a * _q + i], row.Slice(i * _s, _s));
+                    DenseKernels.Scale(_b.AsSpan(b * _s, _s), _a[a * _q + i], row.Slice(i * _s, _s));
             }
         return d;
     }
@@ -147,7 +147,7 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
     protected override LinearOperator<T>? TryScale(T alpha)
     {
         var a = new T[_a.Length];
-        Kernels.Scale(_a, alpha, a);
+        DenseKernels.Scale(_a, alpha, a);
         return new KroneckerOperator<T>(a, _b, _p, _q, _r, _s, OutputSpace, InputSpace,
             IsSymmetric, IsPositiveSemiDefinite && alpha >= T.Zero, _backend, null);
     }
@@ -156,8 +156,8 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
     protected override LinearOperator<T>? TryCompose(LinearOperator<T> inner)
     {
         if (inner is not KroneckerOperator<T> o || o._p != _q || o._r != _s) return null;
-        var ac = Kernels.Gemm<T>(_a, _p, _q, false, o._a, o._p, o._q, false);
-        var bd = Kernels.Gemm<T>(_b, _r, _s, false, o._b, o._r, o._s, false);
+        var ac = DenseKernels.MatMulTensor<T>(_a, _p, _q, false, o._a, o._p, o._q, false);
+        var bd = DenseKernels.MatMulTensor<T>(_b, _r, _s, false, o._b, o._r, o._s, false);
         return new KroneckerOperator<T>(ac.ToArray(), bd.ToArray(), _p, o._q, _r, o._s, OutputSpace, o.InputSpace, false, false, _backend, null);
     }
 
@@ -166,11 +166,11 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
     public T Trace()
     {
         RequireSquareFactors("trace");
-        return T.CreateTruncating(Kernels.Trace<T>(_a, _p) * Kernels.Trace<T>(_b, _r));
+        return T.CreateTruncating(DenseKernels.Trace<T>(_a, _p) * DenseKernels.Trace<T>(_b, _r));
     }
 
     /// <summary>‖A ⊗ B‖_F = ‖A‖_F · ‖B‖_F, accumulated in double.</summary>
-    public T FrobeniusNorm() => T.CreateTruncating(Kernels.FrobeniusNorm<T>(_a) * Kernels.FrobeniusNorm<T>(_b));
+    public T FrobeniusNorm() => T.CreateTruncating(DenseKernels.FrobeniusNorm<T>(_a) * DenseKernels.FrobeniusNorm<T>(_b));
 
     /// <summary>
     /// Sign and log|det| of A ⊗ B for square factors A [n_A, n_A], B [n_B, n_B]:
@@ -196,8 +196,8 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
             if (double.IsNegativeInfinity(ea) || double.IsNegativeInfinity(eb)) return (0, double.NegativeInfinity);
             return (1, _r * ea + _p * eb);
         }
-        var (sa, la) = Kernels.SignLogDet<T>(_a, _p);
-        var (sb, lb) = Kernels.SignLogDet<T>(_b, _r);
+        var (sa, la) = DenseKernels.SignLogDet<T>(_a, _p);
+        var (sb, lb) = DenseKernels.SignLogDet<T>(_b, _r);
         if (double.IsNaN(la) || double.IsNaN(lb)) return (0, double.NaN);
         if (sa == 0 || sb == 0) return (0, double.NegativeInfinity);
         int sign = (sa < 0 && _r % 2 == 1 ? -1 : 1) * (sb < 0 && _p % 2 == 1 ? -1 : 1);
@@ -207,12 +207,12 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
     double IExactFunctionals.TraceInDouble()
     {
         RequireSquareFactors("trace");
-        return Kernels.Trace<T>(_a, _p) * Kernels.Trace<T>(_b, _r);
+        return DenseKernels.Trace<T>(_a, _p) * DenseKernels.Trace<T>(_b, _r);
     }
 
     double IExactFunctionals.FrobeniusSquaredInDouble()
     {
-        double f = Kernels.FrobeniusNorm<T>(_a) * Kernels.FrobeniusNorm<T>(_b);
+        double f = DenseKernels.FrobeniusNorm<T>(_a) * DenseKernels.FrobeniusNorm<T>(_b);
         return f * f;
     }
 

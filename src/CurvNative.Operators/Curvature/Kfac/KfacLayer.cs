@@ -127,7 +127,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         int n = items.Shape[0], r = items.Shape[1], s = items.Length / Math.Max(1, n * r), m = q.Shape[1];
         var result = Tensor<T>.Uninitialized(n * s, m);
         for (int i = 0; i < n; i++)
-            Blas.Gemm(true, false, s, m, r, T.One, items.Span.Slice(i * r * s, r * s), s, q.Span, m, T.Zero, result.Span.Slice(i * s * m, s * m), m);
+            DenseKernels.Gemm(true, false, s, m, r, T.One, items.Span.Slice(i * r * s, r * s), s, q.Span, m, T.Zero, result.Span.Slice(i * s * m, s * m), m);
         return result;
     }
 
