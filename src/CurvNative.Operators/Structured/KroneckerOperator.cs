@@ -109,7 +109,9 @@ public sealed class KroneckerOperator<T> : LinearOperator<T>, IExactFunctionals,
     protected override Tensor<T> MatMatCore(Tensor<T> x)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        if (_da is not null) return KroneckerAlgebra.Apply(_backend, _p, _r, _da, false, _db!, false, x);
+        // A symmetric B is handed over as Bᵀ (the same matrix): the host backends then multiply X B untransposed, which
+        // OpenBLAS runs ~6-10% faster than X Bᵀ for the CNN's 10 x 2048 by 2048 x 2048 block (benchmarks/results/kfac-seam-1.md).
+        if (_da is not null) return KroneckerAlgebra.Apply(_backend, _p, _r, _da, false, _db!, IsSymmetric, x);
         int k = x.Shape[1];
         // W [p, s·K] = A [p, q] · X [q, s·K]
         var w = DenseKernels.MatMulTensor<T>(_a, _p, _q, false, x.Span, _q, _s * k, false);
