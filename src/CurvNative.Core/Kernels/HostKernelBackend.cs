@@ -238,8 +238,9 @@ public sealed class NativeKernelBackend : HostKernelBackend
     {
         if (d == 0) return;
         Native.Blas.Syrk(true, d, n, scale, rows, d, beta, factor, d);
-        // SYRK writes the upper triangle; mirror it so the result is the full symmetric matrix.
-        for (int i = 0; i < d; i++) for (int j = 0; j < i; j++) factor[i * d + j] = factor[j * d + i];
+        // SYRK writes the upper triangle; mirror it so the result is the full symmetric matrix (blocked: a column walk
+        // of a 2048-wide factor conflicts in L1, see SquareMatrix).
+        unsafe { fixed (T* p = factor) SquareMatrix.MirrorUpper(p, d); }
     }
 
     /// <inheritdoc />
