@@ -217,13 +217,20 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 for (int i = 0; i < sums.Length; i++) sums[i] = Reductions.Sum<T>(src.Slice(i * shared, shared));
             }
             else sums = SumRows(g.Span, n, shared, o);
-            backend.AccumulateFactor(n, o, scale, sums, beta, c);
+            Accumulate(backend, n, o, scale, sums, beta, c);
             return n;
         }
         if (conv && shared > 1 && n > 0)
         {
-            // [n, O, S]: sum_n G_n G_n^T with G_n [O, S] row-major; each G_n^T [S, O] is rows for the seam.
+            // [n, O, S]: sum_n G_n G_n^T with G_n [O, S] row-major. A host backend takes G_n as it is (the SYRK of its
+            // rows); a device backend gets each G_n^T [S, O] as rows.
             var span = g.Span;
+            if (backend is HostKernelBackend host)
+            {
+                for (int s = 0; s < n; s++)
+                    host.AccumulateFactorUpper(shared, o, scale, span.Slice(s * o * shared, o * shared), columns: true, s == 0 ? beta : T.One, c);
+                return (long)n * shared;
+            }
             var rows = GC.AllocateUninitializedArray<T>(shared * o);
             for (int s = 0; s < n; s++)
             {
@@ -232,8 +239,19 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             }
             return (long)n * shared;
         }
-        backend.AccumulateFactor(n * shared, o, scale, g.Span, beta, c);
+        Accumulate(backend, n * shared, o, scale, g.Span, beta, c);
         return (long)n * shared;
+    }
+
+    /// <summary>
+    /// c += scale R^T R (beta c first) for rows R [n, d] through the seam's factor accumulation. The accumulator keeps only
+    /// upper triangles and mirrors once at the end, so a host backend is asked for the upper triangle alone (a mirror
+    /// per batch of the CNN's 2048 x 2048 factor cost more than its SYRK); a device backend returns the full matrix.
+    /// </summary>
+    private static void Accumulate(IKernelBackend backend, int n, int d, T scale, ReadOnlySpan<T> rows, T beta, Span<T> c)
+    {
+        if (backend is HostKernelBackend host) host.AccumulateFactorUpper(n, d, scale, rows, columns: false, beta, c);
+        else backend.AccumulateFactor(n, d, scale, rows, beta, c);
     }
 
     /// <summary>dst [cols, rows] = the transpose of src [rows, cols].</summary>
@@ -253,7 +271,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     {
         if (!augment)
         {
-            backend.AccumulateFactor(r, d, alpha, rows, beta, c);
+            Accumulate(backend, r, d, alpha, rows, beta, c);
             return;
         }
         var aug = GC.AllocateUninitializedArray<T>(r * (d + 1));
@@ -262,7 +280,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             rows.Slice(i * d, d).CopyTo(aug.AsSpan(i * (d + 1), d));
             aug[i * (d + 1) + d] = T.One;
         }
-        backend.AccumulateFactor(r, d + 1, alpha, aug, beta, c);
+        Accumulate(backend, r, d + 1, alpha, aug, beta, c);
     }
 
     /// <summary>Sums [n, d] over the middle axis of x [n, s, d].</summary>
