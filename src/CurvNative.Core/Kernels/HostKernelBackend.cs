@@ -59,6 +59,25 @@ public abstract class HostKernelBackend : IKernelBackend
         SyrkCore(n, d, scale, rows, beta, factor);
     }
 
+    /// <summary>
+    /// The upper triangle of F [d, d] = beta F + scale Rᵀ R for rows R [n, d], or, <paramref name="columns"/>, for R given
+    /// transposed as [d, n] (F += scale C Cᵀ: a convolution's per-sample gradient [O, S] needs no transpose then). The
+    /// strict lower triangle is not maintained: for callers that keep factors as upper triangles (KFAC's accumulator,
+    /// which mirrors once at the end), this is <see cref="AccumulateFactor{T}"/> without the mirror on every call.
+    /// </summary>
+    internal void AccumulateFactorUpper<T>(int n, int d, T scale, ReadOnlySpan<T> rows, bool columns, T beta, Span<T> factor) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        KernelChecks.Accumulate(n, d, rows.Length, factor.Length);
+        SyrkUpperCore(n, d, scale, rows, columns, beta, factor);
+    }
+
+    /// <summary>The upper triangle (at least) of F = beta F + scale op(R)ᵀ op(R); the managed oracle writes the full GEMM.</summary>
+    protected virtual void SyrkUpperCore<T>(int n, int d, T scale, ReadOnlySpan<T> rows, bool columns, T beta, Span<T> factor) where T : unmanaged, IFloatingPointIeee754<T>
+    {
+        if (columns) GemmCore(false, true, d, d, n, scale, rows, rows, beta, factor);
+        else GemmCore(true, false, d, d, n, scale, rows, rows, beta, factor);
+    }
+
     /// <summary>F = beta F + scale R^T R, full symmetric result.</summary>
     protected virtual void SyrkCore<T>(int n, int d, T scale, ReadOnlySpan<T> rows, T beta, Span<T> factor) where T : unmanaged, IFloatingPointIeee754<T>
         => GemmCore(true, false, d, d, n, scale, rows, rows, beta, factor);
@@ -238,8 +257,16 @@ public sealed class NativeKernelBackend : HostKernelBackend
     {
         if (d == 0) return;
         Native.Blas.Syrk(true, d, n, scale, rows, d, beta, factor, d);
-        // SYRK writes the upper triangle; mirror it so the result is the full symmetric matrix.
-        for (int i = 0; i < d; i++) for (int j = 0; j < i; j++) factor[i * d + j] = factor[j * d + i];
+        // SYRK writes the upper triangle; mirror it so the result is the full symmetric matrix (blocked: a column walk
+        // of a 2048-wide factor conflicts in L1, see SquareMatrix).
+        unsafe { fixed (T* p = factor) SquareMatrix.MirrorUpper(p, d); }
+    }
+
+    /// <inheritdoc />
+    protected override void SyrkUpperCore<T>(int n, int d, T scale, ReadOnlySpan<T> rows, bool columns, T beta, Span<T> factor)
+    {
+        if (d == 0) return;
+        Native.Blas.Syrk(!columns, d, n, scale, rows, Math.Max(columns ? n : d, 1), beta, factor, d);
     }
 
     /// <inheritdoc />

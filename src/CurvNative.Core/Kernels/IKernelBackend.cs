@@ -159,6 +159,8 @@ public sealed class HostBuffer<T> : KernelBuffer<T> where T : unmanaged
     internal T[] Data { get; }
     /// <summary>Wraps a copy of <paramref name="data"/>.</summary>
     public HostBuffer(ReadOnlySpan<T> data) => Data = data.ToArray();
+    /// <summary>Wraps <paramref name="data"/> itself (no copy; the array may be longer than the matrix it holds).</summary>
+    internal HostBuffer(T[] data, bool wrap) => Data = wrap ? data : (T[])data.Clone();
     /// <inheritdoc />
     public override long Length => Data.Length;
     /// <inheritdoc />

@@ -156,6 +156,52 @@ internal static unsafe partial class Lapack
                     b[i * nrhs + j] = colMajor[(long)j * n + i];
     }
 
+    [LibraryImport(OpenBlas, EntryPoint = "dgetrf_")]
+    private static partial void Dgetrf(int* m, int* n, double* a, int* lda, int* ipiv, int* info);
+
+    [LibraryImport(OpenBlas, EntryPoint = "dgetrs_")]
+    private static partial void Dgetrs(byte* trans, int* n, int* nrhs, double* a, int* lda, int* ipiv, double* b, int* ldb, int* info, nuint transLen);
+
+    /// <summary>
+    /// LU factorisation with partial pivoting (DGETRF) of the n x n matrix <paramref name="a"/>, in place. Read
+    /// column-major, the row-major array is Aᵀ, so this factors Aᵀ = P L U (det Aᵀ = det A); <paramref name="pivots"/>
+    /// gets LAPACK's 1-based row interchanges. Returns info: 0, or k &gt; 0 when U[k-1, k-1] is exactly zero. Serial
+    /// (one OpenBLAS thread), so the factors do not depend on the thread count.
+    /// </summary>
+    public static int TryLu(int n, Span<double> a, Span<int> pivots)
+    {
+        CheckOrder(n);
+        SpanChecks.Length(a.Length, (long)n * n, nameof(a), "n*n");
+        SpanChecks.Length(pivots.Length, n, nameof(pivots), "n");
+        if (n == 0) return 0;
+        int nn = n, lda = n, info = 0;
+        fixed (double* pa = a) fixed (int* pp = pivots)
+        using (NativeThreads.EnterSerial())
+            Dgetrf(&nn, &nn, pa, &lda, pp, &info);
+        if (info < 0) ThrowOnInfo("dgetrf_", info);
+        return info;
+    }
+
+    /// <summary>
+    /// A⁻¹, row-major, into <paramref name="inverse"/> from the factors <see cref="TryLu"/> left of the row-major A (a
+    /// factorisation of Aᵀ): DGETRS solves Aᵀ Y = I column-major, and Y = A⁻ᵀ read row-major is A⁻¹.
+    /// </summary>
+    public static void LuSolveIdentity(int n, ReadOnlySpan<double> lu, ReadOnlySpan<int> pivots, Span<double> inverse)
+    {
+        CheckOrder(n);
+        SpanChecks.Length(lu.Length, (long)n * n, nameof(lu), "n*n");
+        SpanChecks.Length(inverse.Length, (long)n * n, nameof(inverse), "n*n");
+        if (n == 0) return;
+        inverse[..(n * n)].Clear();
+        for (int i = 0; i < n; i++) inverse[i * n + i] = 1;
+        byte trans = (byte)'N';
+        int nn = n, lda = n, ldb = n, info = 0;
+        fixed (double* pa = lu) fixed (int* pp = pivots) fixed (double* pb = inverse)
+        using (NativeThreads.EnterSerial())
+            Dgetrs(&trans, &nn, &nn, pa, &lda, pp, pb, &ldb, &info, 1);
+        ThrowOnInfo("dgetrs_", info);
+    }
+
     private static void CheckOrder(int n)
     {
         if (n < 0) throw new ArgumentException($"matrix order n must be >= 0 but got {n}.", nameof(n));

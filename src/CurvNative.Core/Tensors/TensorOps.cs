@@ -454,12 +454,10 @@ public static class TensorOps
         int ar = a.Shape[a.Rank - 2], ac = a.Shape[a.Rank - 1];
         int br = b.Shape[b.Rank - 2], bc = b.Shape[b.Rank - 1];
         int m = transA ? ac : ar, k = transA ? ar : ac, n = transB ? br : bc;
-        // BLAS with beta = 0 writes every element of C (Gemm clears C itself when k = 0).
         var result = a.Rank == 3 ? Tensor<T>.Uninitialized(batch, m, n) : Tensor<T>.Uninitialized(m, n);
         for (int i = 0; i < batch; i++)
-            Native.Blas.Gemm(transA, transB, m, n, k, T.One,
-                a.Span.Slice(i * ar * ac, ar * ac), ac, b.Span.Slice(i * br * bc, br * bc), bc,
-                T.Zero, result.Span.Slice(i * m * n, m * n), n);
+            Kernels.DenseKernels.MatMul<T>(a.Span.Slice(i * ar * ac, ar * ac), ar, ac, transA, b.Span.Slice(i * br * bc, br * bc), br, bc, transB,
+                result.Span.Slice(i * m * n, m * n));
         return result;
     }
 
@@ -469,7 +467,7 @@ public static class TensorOps
     {
         int ar = a.Shape[0], ac = a.Shape[1], br = b.Shape[0], bc = b.Shape[1];
         int m = transA ? ac : ar, k = transA ? ar : ac, n = transB ? br : bc;
-        Native.Blas.Gemm(transA, transB, m, n, k, T.One, a.Span, ac, b.Span, bc, beta, c.Slice(0, m * n), n);
+        Kernels.DenseKernels.Gemm(transA, transB, m, n, k, T.One, a.Span, ac, b.Span, bc, beta, c.Slice(0, m * n), n);
     }
 
     /// <summary>x w^T + b (x [n, in], w [out, in], b [out]): rows start as b and the GEMM adds onto them.</summary>
@@ -479,7 +477,7 @@ public static class TensorOps
         var result = Tensor<T>.Uninitialized(n, outF);
         var r = result.Span;
         for (int i = 0; i < n; i++) b.Span.CopyTo(r.Slice(i * outF, outF));
-        Native.Blas.Gemm(false, true, n, outF, inF, T.One, x.Span, inF, w.Span, inF, T.One, r, outF);
+        Kernels.DenseKernels.Gemm(false, true, n, outF, inF, T.One, x.Span, inF, w.Span, inF, T.One, r, outF);
         return result;
     }
 

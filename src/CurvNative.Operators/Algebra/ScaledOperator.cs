@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Tensors;
 
@@ -24,7 +25,7 @@ internal sealed class ScaledOperator<T> : LinearOperator<T> where T : unmanaged,
     protected override Tensor<T> MatMatCore(Tensor<T> x)
     {
         var y = Inner.Apply(x);
-        Kernels.Scale(y.Span, Alpha, y.Span);
+        DenseKernels.Scale(y.Span, Alpha, y.Span);
         return y;
     }
 
@@ -33,7 +34,7 @@ internal sealed class ScaledOperator<T> : LinearOperator<T> where T : unmanaged,
     protected override Tensor<T> ToDenseCore()
     {
         var d = Inner.ToDense();
-        Kernels.Scale(d.Span, Alpha, d.Span);
+        DenseKernels.Scale(d.Span, Alpha, d.Span);
         return d;
     }
 }

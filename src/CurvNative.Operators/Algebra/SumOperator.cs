@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Tensors;
 
@@ -25,7 +26,7 @@ internal sealed class SumOperator<T> : LinearOperator<T> where T : unmanaged, IF
     protected override Tensor<T> MatMatCore(Tensor<T> x)
     {
         var y = _terms[0].Apply(x);
-        for (int t = 1; t < _terms.Length; t++) Kernels.AddInPlace(y.Span, _terms[t].Apply(x).Span);
+        for (int t = 1; t < _terms.Length; t++) DenseKernels.AddInPlace(y.Span, _terms[t].Apply(x).Span);
         return y;
     }
 
@@ -39,7 +40,7 @@ internal sealed class SumOperator<T> : LinearOperator<T> where T : unmanaged, IF
     protected override Tensor<T> ToDenseCore()
     {
         var d = _terms[0].ToDense();
-        for (int t = 1; t < _terms.Length; t++) Kernels.AddInPlace(d.Span, _terms[t].ToDense().Span);
+        for (int t = 1; t < _terms.Length; t++) DenseKernels.AddInPlace(d.Span, _terms[t].ToDense().Span);
         return d;
     }
 }

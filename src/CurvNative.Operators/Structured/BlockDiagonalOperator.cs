@@ -7,8 +7,11 @@ namespace CurvNative.Operators;
 /// diag(A_1, …, A_m) for square or rectangular blocks A_t: the input space is the concatenation of
 /// the blocks' input spaces, the output space that of their output spaces, and
 /// (A X)[rows of t] = A_t X[columns of t]. Symmetric if every block is; PSD if every block is.
+/// Trace, log-determinant and Frobenius norm are the blocks' combined (sum, sum, root of the sum of squares) when every
+/// block knows its own exactly (Kronecker, Kronecker-eigenbasis and block-diagonal operators): KFAC and EKFAC are such
+/// block diagonals.
 /// </summary>
-public sealed class BlockDiagonalOperator<T> : LinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+public sealed class BlockDiagonalOperator<T> : LinearOperator<T>, IExactFunctionals where T : unmanaged, IFloatingPointIeee754<T>
 {
     private readonly LinearOperator<T>[] _blocks;
     private readonly int[] _rowOffsets, _colOffsets;
@@ -43,6 +46,37 @@ public sealed class BlockDiagonalOperator<T> : LinearOperator<T> where T : unman
 
     /// <summary>The diagonal blocks A_1, …, A_m.</summary>
     public IReadOnlyList<LinearOperator<T>> Blocks => _blocks;
+
+    /// <summary>diag(f(A_1), …, f(A_m)) for a map that keeps each block's spaces (a damped inverse).</summary>
+    internal BlockDiagonalOperator<T> Map(Func<LinearOperator<T>, LinearOperator<T>> f) => new([.. _blocks.Select(f)]);
+
+    /// <summary>tr = Σ_t tr(A_t), accumulated in double.</summary>
+    /// <exception cref="InvalidOperationException">A block has no exact trace (it is not Kronecker-structured).</exception>
+    public T Trace() => T.CreateTruncating(TraceInDouble());
+
+    /// <summary>log det = Σ_t log det(A_t) (−∞ when a block is singular, NaN when a determinant is negative).</summary>
+    /// <exception cref="InvalidOperationException">A block has no exact determinant.</exception>
+    public T LogDeterminant() => T.CreateTruncating(LogDeterminantInDouble());
+
+    /// <summary>‖A‖_F = sqrt(Σ_t ‖A_t‖_F²).</summary>
+    /// <exception cref="InvalidOperationException">A block has no exact norm.</exception>
+    public T FrobeniusNorm() => T.CreateTruncating(Math.Sqrt(FrobeniusSquaredInDouble()));
+
+    internal double TraceInDouble() => Sum(f => f.TraceInDouble(), "trace");
+    internal double LogDeterminantInDouble() => Sum(f => f.LogDeterminantInDouble(), "log-determinant");
+    internal double FrobeniusSquaredInDouble() => Sum(f => f.FrobeniusSquaredInDouble(), "Frobenius norm");
+    double IExactFunctionals.TraceInDouble() => TraceInDouble();
+    double IExactFunctionals.LogDeterminantInDouble() => LogDeterminantInDouble();
+    double IExactFunctionals.FrobeniusSquaredInDouble() => FrobeniusSquaredInDouble();
+
+    private double Sum(Func<IExactFunctionals, double> f, string what)
+    {
+        double s = 0;
+        for (int t = 0; t < _blocks.Length; t++)
+            s += f(_blocks[t] as IExactFunctionals
+                ?? throw new InvalidOperationException($"The {what} of a block-diagonal operator needs it of every block, but block {t} ({_blocks[t].Describe()}) has no closed form."));
+        return s;
+    }
 
     /// <inheritdoc/>
     protected override Tensor<T> MatMatCore(Tensor<T> x)

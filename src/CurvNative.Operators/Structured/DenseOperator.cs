@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Native;
 using CurvNative.Tensors;
@@ -63,7 +64,7 @@ public sealed class DenseOperator<T> : LinearOperator<T> where T : unmanaged, IF
     {
         int k = x.Shape[1];
         var y = Tensor<T>.Uninitialized(Rows, k);
-        Blas.Gemm(_transposed, false, Rows, k, Columns, T.One, _m, _storedCols, x.Span, k, T.Zero, y.Span, k);
+        DenseKernels.Gemm(_transposed, false, Rows, k, Columns, T.One, _m, _storedCols, x.Span, k, T.Zero, y.Span, k);
         return y;
     }
 
@@ -73,7 +74,7 @@ public sealed class DenseOperator<T> : LinearOperator<T> where T : unmanaged, IF
 
     /// <inheritdoc/>
     protected override Tensor<T> ToDenseCore()
-        => _transposed ? Kernels.Transpose<T>(_m, _storedRows, _storedCols) : Tensor<T>.FromArray((T[])_m.Clone(), Rows, Columns);
+        => _transposed ? DenseKernels.Transpose<T>(_m, _storedRows, _storedCols) : Tensor<T>.FromArray((T[])_m.Clone(), Rows, Columns);
 
     internal override bool IsKnownTransposeOf(LinearOperator<T> other)
         => base.IsKnownTransposeOf(other) || (other is DenseOperator<T> d && ReferenceEquals(d._m, _m) && d._transposed != _transposed);

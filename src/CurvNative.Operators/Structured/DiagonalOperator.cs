@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Tensors;
 
@@ -61,7 +62,7 @@ public sealed class DiagonalOperator<T> : LinearOperator<T> where T : unmanaged,
         int k = x.Shape[1];
         var y = Tensor<T>.Uninitialized(Rows, k);
         var xs = x.Span; var ys = y.Span;
-        for (int i = 0; i < _d.Length; i++) Kernels.Scale(xs.Slice(i * k, k), _d[i], ys.Slice(i * k, k));
+        for (int i = 0; i < _d.Length; i++) DenseKernels.Scale(xs.Slice(i * k, k), _d[i], ys.Slice(i * k, k));
         return y;
     }
 
@@ -79,8 +80,8 @@ public sealed class DiagonalOperator<T> : LinearOperator<T> where T : unmanaged,
         if (other is IdentityOperator<T>) return Shifted(T.One);
         if (other is not DiagonalOperator<T> o) return null;
         var d = new T[_d.Length];
-        Kernels.AddInPlace(d, _d);
-        Kernels.AddInPlace(d, o._d);
+        DenseKernels.AddInPlace(d, _d);
+        DenseKernels.AddInPlace(d, o._d);
         return new DiagonalOperator<T>(d, OutputSpace);
     }
 
@@ -88,7 +89,7 @@ public sealed class DiagonalOperator<T> : LinearOperator<T> where T : unmanaged,
     protected override LinearOperator<T>? TryScale(T alpha)
     {
         var d = new T[_d.Length];
-        Kernels.Scale(_d, alpha, d);
+        DenseKernels.Scale(_d, alpha, d);
         return new DiagonalOperator<T>(d, OutputSpace);
     }
 

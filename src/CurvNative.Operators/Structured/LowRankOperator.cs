@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Tensors;
 
@@ -68,19 +69,19 @@ public sealed class LowRankOperator<T> : LinearOperator<T> where T : unmanaged, 
     protected override Tensor<T> MatMatCore(Tensor<T> x)
     {
         int k = x.Shape[1];
-        var t1 = Kernels.Gemm<T>(_v, _m, _r, true, x.Span, _m, k, false);      // Vᵀ X, [r, K]
-        var t2 = Kernels.Gemm<T>(_c, _r, _r, false, t1.Span, _r, k, false);    // C (Vᵀ X)
-        return Kernels.Gemm<T>(_u, _n, _r, false, t2.Span, _r, k, false);      // U (…), [n, K]
+        var t1 = DenseKernels.MatMulTensor<T>(_v, _m, _r, true, x.Span, _m, k, false);      // Vᵀ X, [r, K]
+        var t2 = DenseKernels.MatMulTensor<T>(_c, _r, _r, false, t1.Span, _r, k, false);    // C (Vᵀ X)
+        return DenseKernels.MatMulTensor<T>(_u, _n, _r, false, t2.Span, _r, k, false);      // U (…), [n, K]
     }
 
     /// <summary>(U C Vᵀ)ᵀ = V Cᵀ Uᵀ.</summary>
     protected override LinearOperator<T> TransposeCore()
-        => new LowRankOperator<T>(_v, Kernels.Transpose<T>(_c, _r, _r).ToArray(), _u, _m, _n, _r, InputSpace, OutputSpace, false, false);
+        => new LowRankOperator<T>(_v, DenseKernels.Transpose<T>(_c, _r, _r).ToArray(), _u, _m, _n, _r, InputSpace, OutputSpace, false, false);
 
     /// <summary>U (C Vᵀ) by two GEMMs.</summary>
     protected override Tensor<T> ToDenseCore()
     {
-        var cvt = Kernels.Gemm<T>(_c, _r, _r, false, _v, _m, _r, true);          // C Vᵀ, [r, m]
-        return Kernels.Gemm<T>(_u, _n, _r, false, cvt.Span, _r, _m, false);
+        var cvt = DenseKernels.MatMulTensor<T>(_c, _r, _r, false, _v, _m, _r, true);          // C Vᵀ, [r, m]
+        return DenseKernels.MatMulTensor<T>(_u, _n, _r, false, cvt.Span, _r, _m, false);
     }
 }

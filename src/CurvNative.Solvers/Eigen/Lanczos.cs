@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Collections.Immutable;
 using System.Numerics;
 using CurvNative.Operators;
@@ -200,13 +201,13 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
                 var w = Dense.Apply(_op, Row(j), 1);
                 MatVecs++;
                 var h = new double[j + 1];
-                double wNorm0 = Dense.Norm(w);
+                double wNorm0 = DenseKernels.Norm(w);
                 if (j == j0 && j0 > 0) Orthogonalise(w, 0, j + 1, h); // after a restart A v couples to every kept vector
                 else
                 {
                     // Three-term recurrence, then one full Gram–Schmidt pass against the basis (a second one only
                     // when the first removed a noticeable part, the DGKS criterion), which halves the traffic.
-                    h[j] = Dense.Dot(Row(j), w);
+                    h[j] = DenseKernels.Dot(Row(j), w);
                     var vj = Row(j);
                     for (int i = 0; i < n; i++) w[i] -= h[j] * vj[i];
                     if (j > 0)
@@ -215,12 +216,12 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
                         var vp = Row(j - 1);
                         for (int i = 0; i < n; i++) w[i] -= betaLast * vp[i];
                     }
-                    double before = Dense.Norm(w);
+                    double before = DenseKernels.Norm(w);
                     Orthogonalise(w, 0, j + 1, h, passes: 1);
-                    if (Dense.Norm(w) < 0.7071 * before) Orthogonalise(w, 0, j + 1, h, passes: 1);
+                    if (DenseKernels.Norm(w) < 0.7071 * before) Orthogonalise(w, 0, j + 1, h, passes: 1);
                 }
                 for (int i = 0; i <= j; i++) _h[i * m + j] = h[i];
-                double beta = Dense.Norm(w);
+                double beta = DenseKernels.Norm(w);
                 _normEstimate = Math.Max(_normEstimate, wNorm0);
                 if (j + 1 == n) { betaLast = 0; filled = j + 1; break; } // the basis spans the whole space
                 if (!double.IsFinite(beta))
@@ -244,7 +245,7 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
             var hm = new double[size * size];
             for (int i = 0; i < size; i++)
                 for (int j = i; j < size; j++) hm[i * size + j] = _h[i * m + j];
-            var (theta, y) = Dense.SymmetricEigen(hm, size);
+            var (theta, y) = DenseKernels.SymmetricEigen(hm, size);
             foreach (var t in theta) _normEstimate = Math.Max(_normEstimate, Math.Abs(t));
             var residual = new double[size];
             for (int i = 0; i < size; i++) residual[i] = Math.Abs(betaLast * y[i * size + size - 1]);
@@ -273,7 +274,7 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
             var yk = new double[keep * m];                 // rows: kept Ritz vectors in basis coordinates
             for (int t = 0; t < keep; t++)
                 for (int i = 0; i < m; i++) yk[t * m + i] = y[kept[t] * m + i];
-            var newRows = Dense.MatMul(yk, keep, m, false, _v, m, n, false); // [keep, n] = Y_keepᵀ V
+            var newRows = DenseKernels.MatMulArray<double>(yk, keep, m, false, _v, m, n, false); // [keep, n] = Y_keepᵀ V
             Row(m).CopyTo(Row(keep));
             newRows.AsSpan().CopyTo(_v.AsSpan(0, keep * n));
             Array.Clear(_h);
@@ -293,8 +294,8 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
         var c = new double[count];
         for (int pass = 0; pass < passes; pass++)
         {
-            Dense.BasisTimes(_v, count, _n, w, wOffset, c);                 // c = V w
-            Dense.SubtractBasisCombination(_v, count, _n, c, w, wOffset);   // w -= Vᵀ c
+            DenseKernels.BasisTimes(_v, count, _n, w, wOffset, c);                 // c = V w
+            DenseKernels.SubtractBasisCombination(_v, count, _n, c, w, wOffset);   // w -= Vᵀ c
             for (int i = 0; i < count; i++) h[i] += c[i];
         }
     }
@@ -310,9 +311,9 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
                 double u1 = 1.0 - _rng.NextDouble(), u2 = _rng.NextDouble();
                 dst[i] = Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
             }
-            double before = Dense.Norm(dst);
+            double before = DenseKernels.Norm(dst);
             if (count > 0) Orthogonalise(_v, count * _n, count, new double[count]);
-            double norm = Dense.Norm(dst);
+            double norm = DenseKernels.Norm(dst);
             if (norm > 1e-8 * before)
             {
                 for (int i = 0; i < _n; i++) dst[i] /= norm;
@@ -328,7 +329,7 @@ internal sealed class ThickRestartLanczos<T> where T : unmanaged, IFloatingPoint
         var ys = new double[q * size];
         for (int t = 0; t < q; t++)
             for (int i = 0; i < size; i++) ys[t * size + i] = y[sel[t] * size + i];
-        var rows = Dense.MatMul(ys, q, size, false, _v, size, n, false); // [q, n]
+        var rows = DenseKernels.MatMulArray<double>(ys, q, size, false, _v, size, n, false); // [q, n]
         var vectors = Tensor<T>.Zeros(n, q);
         var vs = vectors.Span;
         for (int t = 0; t < q; t++)

@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Collections.Immutable;
 using System.Numerics;
 using CurvNative.Operators;
@@ -231,7 +232,7 @@ public static class SpectralDensity
                 for (int i = 0; i < n; i++) w[i] = y[i * m + c];
                 double bPrev = j > 0 ? beta[p][j - 1] : 0;
                 for (int i = 0; i < n; i++) w[i] -= bPrev * qPrev[p][i];
-                double a = Dense.Dot(q[p], w);
+                double a = DenseKernels.Dot(q[p], w);
                 for (int i = 0; i < n; i++) w[i] -= a * q[p][i];
                 if (basis is not null)
                 {
@@ -239,14 +240,14 @@ public static class SpectralDensity
                     var h = new double[j + 1];
                     for (int pass = 0; pass < 2; pass++)
                     {
-                        Dense.BasisTimes(basis[p], j + 1, n, w, 0, h);
-                        Dense.SubtractBasisCombination(basis[p], j + 1, n, h, w, 0);
+                        DenseKernels.BasisTimes(basis[p], j + 1, n, w, 0, h);
+                        DenseKernels.SubtractBasisCombination(basis[p], j + 1, n, h, w, 0);
                         a += h[j];
                     }
                 }
                 alpha[p][j] = a;
                 length[p] = j + 1;
-                double b = Dense.Norm(w);
+                double b = DenseKernels.Norm(w);
                 normEstimate = Math.Max(normEstimate, Math.Abs(a) + b + bPrev);
                 if (!double.IsFinite(a) || !double.IsFinite(b))
                     throw new InvalidOperationException($"Stochastic Lanczos quadrature: the operator produced NaN or infinite values at step {j + 1} of probe {p}.");
@@ -273,7 +274,7 @@ public static class SpectralDensity
                 t[i * m + i] = alpha[p][i];
                 if (i + 1 < m) t[i * m + i + 1] = beta[p][i];
             }
-            var (theta, vecs) = Dense.SymmetricEigen(t, m);
+            var (theta, vecs) = DenseKernels.SymmetricEigen(t, m);
             nodes[p] = theta;
             weights[p] = new double[m];
             for (int i = 0; i < m; i++) weights[p][i] = vecs[i * m] * vecs[i * m];

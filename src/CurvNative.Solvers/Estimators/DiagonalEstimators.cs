@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Solvers.Internal;
@@ -46,7 +47,7 @@ public static class DiagonalEstimators
             for (int c = 0; c < matVecs; c++) s += z[i * matVecs + c] * az[i * matVecs + c];
             d[i] = s / matVecs;
         }
-        return new DiagonalEstimate<T>(Dense.ToTensor<T>(d, n), matVecs, method, false);
+        return new DiagonalEstimate<T>(DenseKernels.ToTensor<T>(d, n), matVecs, method, false);
     }
 
     /// <summary>
@@ -114,7 +115,7 @@ public static class DiagonalEstimators
                 d[j] += wj * comp / (wj * wj) / s;
             }
         }
-        return new DiagonalEstimate<T>(Dense.ToTensor<T>(d, n), s + r, method, false);
+        return new DiagonalEstimate<T>(DenseKernels.ToTensor<T>(d, n), s + r, method, false);
     }
 
     private static DiagonalEstimate<T> Exact<T>(LinearOperator<T> op, string method) where T : unmanaged, IFloatingPointIeee754<T>
@@ -125,7 +126,7 @@ public static class DiagonalEstimators
         {
             for (int c = 0; c < k; c++) d[j0 + c] = ae[(j0 + c) * k + c];
         });
-        return new DiagonalEstimate<T>(Dense.ToTensor<T>(d, n), n, method, true);
+        return new DiagonalEstimate<T>(DenseKernels.ToTensor<T>(d, n), n, method, true);
     }
 }
 

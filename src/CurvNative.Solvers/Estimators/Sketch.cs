@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Solvers.Internal;
@@ -14,7 +15,7 @@ internal static class Sketch
     public static double[] Apply<T>(LinearOperator<T> op, double[] x, int k) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = op.Columns, rows = op.Rows;
-        int chunk = Dense.ChunkColumns(Math.Max(n, rows), k);
+        int chunk = DenseKernels.ChunkColumns(Math.Max(n, rows), k);
         if (chunk >= k) return Dense.Apply(op, x, k);
         var y = new double[rows * k];
         for (int c0 = 0; c0 < k; c0 += chunk)
@@ -32,11 +33,11 @@ internal static class Sketch
     public static void ForIdentityColumns<T>(LinearOperator<T> op, Action<int, int, double[]> visit) where T : unmanaged, IFloatingPointIeee754<T>
     {
         int n = op.Columns;
-        int chunk = Dense.ChunkColumns(Math.Max(n, op.Rows), n);
+        int chunk = DenseKernels.ChunkColumns(Math.Max(n, op.Rows), n);
         for (int j0 = 0; j0 < n; j0 += chunk)
         {
             int k = Math.Min(chunk, n - j0);
-            visit(j0, k, Dense.Apply(op, Dense.IdentityColumns(n, j0, k), k));
+            visit(j0, k, Dense.Apply(op, DenseKernels.IdentityColumns(n, j0, k), k));
         }
     }
 

@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Collections.Immutable;
 using System.Numerics;
 using CurvNative.Operators;
@@ -25,13 +26,13 @@ public sealed class LowRankPlusDiagonalOperator<T> : LinearOperator<T> where T :
     }
 
     /// <summary>The orthonormal factor U as an [n, r] tensor (a copy).</summary>
-    public Tensor<T> LowRankFactor => Dense.ToTensor<T>(_u, _n, _r);
+    public Tensor<T> LowRankFactor => DenseKernels.ToTensor<T>(_u, _n, _r);
 
     /// <summary>The eigenvalues Λ of the low-rank part, by decreasing magnitude.</summary>
     public ImmutableArray<double> LowRankEigenvalues => [.. _lambda];
 
     /// <summary>The diagonal part d as a vector of length n (a copy).</summary>
-    public Tensor<T> DiagonalPart => Dense.ToTensor<T>(_d, _n);
+    public Tensor<T> DiagonalPart => DenseKernels.ToTensor<T>(_d, _n);
 
     /// <summary>The rank r of the low-rank part.</summary>
     public int LowRank => _r;
@@ -50,25 +51,25 @@ public sealed class LowRankPlusDiagonalOperator<T> : LinearOperator<T> where T :
         var d = _d.Select(x => x + damping).ToArray();
         var c = new double[_r * _r];
         for (int i = 0; i < _r; i++) c[i * _r + i] = _lambda[i];
-        return new WoodburyInverseOperator<T>(Dense.ToTensor<T>(d, _n), Dense.ToTensor<T>(_u, _n, _r), Dense.ToTensor<T>(c, _r, _r), InputSpace);
+        return new WoodburyInverseOperator<T>(DenseKernels.ToTensor<T>(d, _n), DenseKernels.ToTensor<T>(_u, _n, _r), DenseKernels.ToTensor<T>(c, _r, _r), InputSpace);
     }
 
     /// <summary>Y = U (Λ (Uᵀ X)) + d ⊙ X.</summary>
     protected override Tensor<T> MatMatCore(Tensor<T> x)
     {
         int k = x.Shape[1];
-        var xd = Dense.ToDouble<T>(x.Span);
+        var xd = DenseKernels.ToDouble<T>(x.Span);
         var y = new double[_n * k];
         for (int i = 0; i < _n; i++)
             for (int c = 0; c < k; c++) y[i * k + c] = _d[i] * xd[i * k + c];
         if (_r > 0)
         {
-            var t = Dense.MatMul(_u, _n, _r, true, xd, _n, k, false);
+            var t = DenseKernels.MatMulArray<double>(_u, _n, _r, true, xd, _n, k, false);
             for (int a = 0; a < _r; a++)
                 for (int c = 0; c < k; c++) t[a * k + c] *= _lambda[a];
-            Dense.Gemm(false, false, _n, k, _r, 1.0, _u, _r, t, k, 1.0, y, k);
+            DenseKernels.Gemm(false, false, _n, k, _r, 1.0, _u, _r, t, k, 1.0, y, k);
         }
-        return Dense.ToTensor<T>(y, _n, k);
+        return DenseKernels.ToTensor<T>(y, _n, k);
     }
 }
 
@@ -239,8 +240,8 @@ public static class LowRankPlusDiagonal
     /// <summary>The r leading right singular vectors of E [n, s] as the columns of an [s, r] array.</summary>
     private static double[] TopSubspace(double[] e, int n, int s, int r)
     {
-        var g = Dense.MatMul(e, n, s, true, e, n, s, false);
-        var (_, vecs) = Dense.SymmetricEigen(g, s);
+        var g = DenseKernels.MatMulArray<double>(e, n, s, true, e, n, s, false);
+        var (_, vecs) = DenseKernels.SymmetricEigen(g, s);
         var basis = new double[s * r];
         for (int j = 0; j < r; j++)
             for (int i = 0; i < s; i++) basis[i * r + j] = vecs[(s - 1 - j) * s + i];
@@ -251,8 +252,8 @@ public static class LowRankPlusDiagonal
     private static double[] Project(double[] e, double[] basis, int n, int s, int r)
     {
         if (r == 0) return new double[n * s];
-        var eb = Dense.MatMul(e, n, s, false, basis, s, r, false);
-        return Dense.MatMul(eb, n, r, false, basis, s, r, true);
+        var eb = DenseKernels.MatMulArray<double>(e, n, s, false, basis, s, r, false);
+        return DenseKernels.MatMulArray<double>(eb, n, r, false, basis, s, r, true);
     }
 
     /// <summary>E (I − P).</summary>
@@ -283,9 +284,9 @@ public static class LowRankPlusDiagonal
     private static (double[] U, double[] Lambda) Nystrom(double[] z, double[] omega, int n, int s, int r)
     {
         if (r == 0) return ([], []);
-        var w = Dense.MatMul(omega, n, s, true, z, n, s, false);
-        Dense.Symmetrize(w, s);
-        var (theta, vecs) = Dense.SymmetricEigen(w, s);
+        var w = DenseKernels.MatMulArray<double>(omega, n, s, true, z, n, s, false);
+        DenseKernels.Symmetrize(w, s);
+        var (theta, vecs) = DenseKernels.SymmetricEigen(w, s);
         double tmax = Math.Max(Math.Abs(theta[0]), Math.Abs(theta[s - 1]));
         var idx = Enumerable.Range(0, s).OrderByDescending(i => Math.Abs(theta[i])).Take(r)
             .Where(i => Math.Abs(theta[i]) > 1e-12 * tmax).ToArray();
@@ -295,8 +296,8 @@ public static class LowRankPlusDiagonal
         var v = new double[s * q];
         for (int j = 0; j < q; j++)
             for (int i = 0; i < s; i++) v[i * q + j] = vecs[idx[j] * s + i];
-        var b = Dense.MatMul(z, n, s, false, v, s, q, false);
-        var (qb, rb, rank) = Dense.Orthonormalize(b, n, q);
+        var b = DenseKernels.MatMulArray<double>(z, n, s, false, v, s, q, false);
+        var (qb, rb, rank) = DenseKernels.Orthonormalize(b, n, q);
         // core = R Θ⁻¹ Rᵀ [rank, rank]
         var core = new double[rank * rank];
         for (int a = 0; a < rank; a++)
@@ -306,13 +307,13 @@ public static class LowRankPlusDiagonal
                 for (int j = 0; j < q; j++) acc += rb[a * q + j] * rb[c * q + j] / theta[idx[j]];
                 core[a * rank + c] = acc;
             }
-        Dense.Symmetrize(core, rank);
-        var (lam, x) = Dense.SymmetricEigen(core, rank);
+        DenseKernels.Symmetrize(core, rank);
+        var (lam, x) = DenseKernels.SymmetricEigen(core, rank);
         var order = Enumerable.Range(0, rank).OrderByDescending(i => Math.Abs(lam[i])).ToArray();
         var xs = new double[rank * rank];
         for (int j = 0; j < rank; j++)
             for (int i = 0; i < rank; i++) xs[i * rank + j] = x[order[j] * rank + i];
-        var u = Dense.MatMul(qb, n, rank, false, xs, rank, rank, false);
+        var u = DenseKernels.MatMulArray<double>(qb, n, rank, false, xs, rank, rank, false);
         return (u, order.Select(i => lam[i]).ToArray());
     }
 
@@ -321,9 +322,9 @@ public static class LowRankPlusDiagonal
     {
         int q = lambda.Length;
         if (q == 0) return new double[n * s];
-        var t = Dense.MatMul(u, n, q, true, omega, n, s, false);
+        var t = DenseKernels.MatMulArray<double>(u, n, q, true, omega, n, s, false);
         for (int a = 0; a < q; a++)
             for (int c = 0; c < s; c++) t[a * s + c] *= lambda[a];
-        return Dense.MatMul(u, n, q, false, t, q, s, false);
+        return DenseKernels.MatMulArray<double>(u, n, q, false, t, q, s, false);
     }
 }

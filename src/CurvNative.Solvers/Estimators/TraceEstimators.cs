@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Solvers.Internal;
@@ -69,7 +70,7 @@ public static class TraceEstimators
         var stream = new ProbeStream(n, distribution, seed);
         var sk = stream.Next(s);
         var g = stream.Next(s);
-        var (q, _, r) = Dense.Orthonormalize(Sketch.Apply(op, sk, s), n, s);
+        var (q, _, r) = DenseKernels.Orthonormalize(Sketch.Apply(op, sk, s), n, s);
         double lowRank = 0;
         if (r > 0)
         {
@@ -77,7 +78,7 @@ public static class TraceEstimators
             for (int i = 0; i < q.Length; i++) lowRank += q[i] * aq[i];
         }
         // G' = (I − QQᵀ) G; samples g'ᵀ A g'.
-        if (r > 0) Dense.Gemm(false, false, n, s, r, -1.0, q, r, Dense.MatMul(q, n, r, true, g, n, s, false), s, 1.0, g, s);
+        if (r > 0) DenseKernels.Gemm(false, false, n, s, r, -1.0, q, r, DenseKernels.MatMulArray<double>(q, n, r, true, g, n, s, false), s, 1.0, g, s);
         var samples = Sketch.ColumnDots(g, Sketch.Apply(op, g, s), n, s);
         var (mean, se) = Sketch.MeanAndError(samples);
         return new ScalarEstimate(lowRank + mean, se, 2 * s + r, method, false);
@@ -113,8 +114,8 @@ public static class TraceEstimators
         int r = ex.Rank;
         double trH = 0;
         for (int i = 0; i < r; i++) trH += h[i * r + i];
-        var w = Dense.MatMul(ex.Q, n, r, true, omega, n, s, false);  // Qᵀ Ω, [r, s]
-        var t = Dense.MatMul(ex.Z, n, r, true, omega, n, s, false);  // (AQ)ᵀ Ω, [r, s]
+        var w = DenseKernels.MatMulArray<double>(ex.Q, n, r, true, omega, n, s, false);  // Qᵀ Ω, [r, s]
+        var t = DenseKernels.MatMulArray<double>(ex.Z, n, r, true, omega, n, s, false);  // (AQ)ᵀ Ω, [r, s]
         var oy = Sketch.ColumnDots(omega, y, n, s);                   // ω_iᵀ A ω_i
         var samples = new double[s];
         var c = new double[r];
@@ -176,11 +177,11 @@ internal sealed class Exchangeable
     public static Exchangeable Build<T>(LinearOperator<T> productOp, double[] omega, double[] y, int n, int s) where T : unmanaged, IFloatingPointIeee754<T>
     {
         _ = omega;
-        var (q, rr, r) = Dense.Orthonormalize(y, n, s);
+        var (q, rr, r) = DenseKernels.Orthonormalize(y, n, s);
         var z = r > 0 ? Sketch.Apply(productOp, q, r) : [];
-        var h = Dense.MatMul(q, n, r, true, z, n, r, false);
+        var h = DenseKernels.MatMulArray<double>(q, n, r, true, z, n, r, false);
         var loo = new double[]?[s];
-        double[]? rInv = r == s ? Dense.Invert(rr, r) : null;
+        double[]? rInv = r == s ? DenseKernels.Invert(rr, r) : null;
         for (int i = 0; i < s; i++)
         {
             double[]? si = null;
@@ -204,7 +205,7 @@ internal sealed class Exchangeable
                         for (int c = 0; c < s; c++) if (c != i) acc += rr[a * s + c] * rr[b * s + c];
                         g[a * r + b] = acc;
                     }
-                var (theta, vecs) = Dense.SymmetricEigen(g, r);
+                var (theta, vecs) = DenseKernels.SymmetricEigen(g, r);
                 if (theta[0] <= 1e-12 * theta[r - 1]) si = vecs.AsSpan(0, r).ToArray();
             }
             loo[i] = si;

@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Tensors;
@@ -63,7 +64,7 @@ internal static class Checks
             throw new ArgumentException(
                 $"Expected a right-hand side of shape [{n}] or [{n}, K] but got shape {Shape.Format(b.Shape)}.", paramName);
         int k = b.Rank == 1 ? 1 : b.Shape[1];
-        int bad = Dense.FirstNonFiniteColumn<T>(b.Span, n, k);
+        int bad = DenseKernels.FirstNonFiniteColumn<T>(b.Span, n, k);
         if (bad >= 0)
             throw new ArgumentException(
                 $"The right-hand side {(b.Rank == 1 ? "" : $"column {bad} ")}holds NaN or infinite entries; expected finite values.", paramName);

@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Solvers.Internal;
@@ -66,12 +67,12 @@ public abstract class KrylovSolver<T> where T : unmanaged, IFloatingPointIeee754
         {
             if (!x0.Shape.SequenceEqual(b.Shape))
                 throw new ArgumentException($"The initial guess must have the shape of b, {Shape.Format(b.Shape)}, but has shape {Shape.Format(x0.Shape)}.", nameof(x0));
-            int bad = Dense.FirstNonFiniteColumn<T>(x0.Span, n, k);
+            int bad = DenseKernels.FirstNonFiniteColumn<T>(x0.Span, n, k);
             if (bad >= 0) throw new ArgumentException($"The initial guess holds NaN or infinite entries (column {bad}); expected finite values.", nameof(x0));
         }
-        var s = new State(this, Dense.ToDouble<T>(b.Span), x0 is null ? new double[n * k] : Dense.ToDouble<T>(x0.Span), n, k, x0 is not null);
+        var s = new State(this, DenseKernels.ToDouble<T>(b.Span), x0 is null ? new double[n * k] : DenseKernels.ToDouble<T>(x0.Span), n, k, x0 is not null);
         if (n > 0 && k > 0) Run(s);
-        var solution = Dense.ToTensor<T>(s.X, b.ShapeArray);
+        var solution = DenseKernels.ToTensor<T>(s.X, b.ShapeArray);
         var result = new SolveResult<T>(solution, s.Status, s.Iterations, s.Residual, s.MatVecs, s.Summary(Method, Options));
         if (Options.ThrowOnFailure && !result.Converged)
             throw new SolveFailedException($"{Method} did not converge: {result.Message}", result.Status, result.Iterations, result.ResidualNorm);

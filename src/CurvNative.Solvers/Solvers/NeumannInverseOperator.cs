@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Operators;
 using CurvNative.Solvers.Internal;
@@ -71,7 +72,7 @@ public sealed class NeumannInverseOperator<T> : LinearOperator<T> where T : unma
     protected override Tensor<T> MatMatCore(Tensor<T> x)
     {
         int n = Columns, k = x.Shape[1];
-        var v = Preconditioner is null ? Dense.ToDouble<T>(x.Span) : Dense.Apply(Preconditioner, Dense.ToDouble<T>(x.Span), k);
+        var v = Preconditioner is null ? DenseKernels.ToDouble<T>(x.Span) : Dense.Apply(Preconditioner, DenseKernels.ToDouble<T>(x.Span), k);
         var acc = (double[])v.Clone();
         for (int term = 1; term < Terms; term++)
         {
@@ -84,7 +85,7 @@ public sealed class NeumannInverseOperator<T> : LinearOperator<T> where T : unma
             }
         }
         for (int i = 0; i < acc.Length; i++) acc[i] *= StepSize;
-        return Dense.ToTensor<T>(acc, n, k);
+        return DenseKernels.ToTensor<T>(acc, n, k);
     }
 
     /// <summary>(α Σ (I − αMA)^k M)ᵀ = α Σ (I − αMᵀAᵀ)^k Mᵀ: the series of Aᵀ with Mᵀ.</summary>

@@ -1,3 +1,4 @@
+using CurvNative.Kernels;
 using System.Numerics;
 using CurvNative.Native;
 using CurvNative.Operators;
@@ -90,7 +91,7 @@ public sealed class WoodburyInverseOperator<T> : LinearOperator<T> where T : unm
         int n = u.Shape[0], r = u.Shape[1];
         if (space is not null && space.Dimension != n)
             throw new ArgumentException($"U has shape {Shape.Format(u.Shape)} but the space {space} has dimension {space.Dimension} instead of {n}.", nameof(space));
-        var d = Dense.ToDouble<T>(diagonal.Span);
+        var d = DenseKernels.ToDouble<T>(diagonal.Span);
         var dinv = new double[n];
         bool dPositive = true;
         for (int i = 0; i < n; i++)
@@ -100,7 +101,7 @@ public sealed class WoodburyInverseOperator<T> : LinearOperator<T> where T : unm
             dinv[i] = 1.0 / d[i];
             dPositive &= d[i] > 0;
         }
-        var cd = Dense.ToDouble<T>(c.Span);
+        var cd = DenseKernels.ToDouble<T>(c.Span);
         double cmax = 0;
         foreach (var v in cd) cmax = Math.Max(cmax, Math.Abs(v));
         if (!double.IsFinite(cmax)) throw new ArgumentException("C holds NaN or infinite entries.", nameof(c));
@@ -111,7 +112,7 @@ public sealed class WoodburyInverseOperator<T> : LinearOperator<T> where T : unm
                         $"C must be symmetric, but C[{i}, {j}] = {cd[i * r + j]} and C[{j}, {i}] = {cd[j * r + i]}.", nameof(c));
 
         // C = V Γ Vᵀ; W = U V |Γ|^{1/2} over the non-negligible γ; S = sign(Γ).
-        var (gamma, vecs) = r == 0 ? ([], []) : Dense.SymmetricEigen(cd, r);
+        var (gamma, vecs) = r == 0 ? ([], []) : DenseKernels.SymmetricEigen(cd, r);
         double gmax = gamma.Length == 0 ? 0 : Math.Max(Math.Abs(gamma[0]), Math.Abs(gamma[^1]));
         var kept = Enumerable.Range(0, r).Where(i => Math.Abs(gamma[i]) > 1e-14 * gmax).ToArray();
         int q = kept.Length;
@@ -126,22 +127,22 @@ public sealed class WoodburyInverseOperator<T> : LinearOperator<T> where T : unm
             cPsd &= gamma[e] > 0;
             for (int i = 0; i < r; i++) vs[i * q + j] = vecs[e * r + i] * s;
         }
-        var ud = Dense.ToDouble<T>(u.Span);
-        var w = Dense.MatMul(ud, n, r, false, vs, r, q, false);        // [n, q]
+        var ud = DenseKernels.ToDouble<T>(u.Span);
+        var w = DenseKernels.MatMulArray<double>(ud, n, r, false, vs, r, q, false);        // [n, q]
         var dw = new double[n * q];
         for (int i = 0; i < n; i++)
             for (int j = 0; j < q; j++) dw[i * q + j] = dinv[i] * w[i * q + j];
-        var core = Dense.MatMul(w, n, q, true, dw, n, q, false);       // Wᵀ D⁻¹ W
+        var core = DenseKernels.MatMulArray<double>(w, n, q, true, dw, n, q, false);       // Wᵀ D⁻¹ W
         for (int j = 0; j < q; j++) core[j * q + j] += sign[j];
-        Dense.Symmetrize(core, q);
+        DenseKernels.Symmetrize(core, q);
 
         bool psd = dPositive && cPsd;
         if (psd)
         {
             var l = (double[])core.Clone();
-            if (Lapack.TryCholesky<double>(q, l) == 0) return (dinv, dw, n, q, l, null, null, true);
+            if (DenseKernels.TryCholesky<double>(q, l) == 0) return (dinv, dw, n, q, l, null, null, true);
         }
-        var (theta, qv) = Dense.SymmetricEigen(core, q);
+        var (theta, qv) = DenseKernels.SymmetricEigen(core, q);
         double tmax = theta.Length == 0 ? 0 : Math.Max(Math.Abs(theta[0]), Math.Abs(theta[^1]));
         var inv = new double[q];
         for (int j = 0; j < q; j++)
@@ -158,23 +159,23 @@ public sealed class WoodburyInverseOperator<T> : LinearOperator<T> where T : unm
     protected override Tensor<T> MatMatCore(Tensor<T> x)
     {
         int k = x.Shape[1];
-        var xd = Dense.ToDouble<T>(x.Span);
+        var xd = DenseKernels.ToDouble<T>(x.Span);
         var y = new double[_n * k];
         for (int i = 0; i < _n; i++)
             for (int c = 0; c < k; c++) y[i * k + c] = _dinv[i] * xd[i * k + c];
         if (_q > 0)
         {
-            var t = Dense.MatMul(_w, _n, _q, true, xd, _n, k, false); // (D⁻¹W)ᵀ X = Wᵀ D⁻¹ X, [q, k]
-            if (_cholesky is not null) Lapack.CholeskySolve<double>(_q, k, _cholesky, t);
+            var t = DenseKernels.MatMulArray<double>(_w, _n, _q, true, xd, _n, k, false); // (D⁻¹W)ᵀ X = Wᵀ D⁻¹ X, [q, k]
+            if (_cholesky is not null) DenseKernels.CholeskySolve<double>(_q, k, _cholesky, t);
             else
             {
-                var z = Dense.MatMul(_eigVectors!, _q, _q, false, t, _q, k, false); // Qᵀ t (rows of _eigVectors are eigenvectors)
+                var z = DenseKernels.MatMulArray<double>(_eigVectors!, _q, _q, false, t, _q, k, false); // Qᵀ t (rows of _eigVectors are eigenvectors)
                 for (int j = 0; j < _q; j++)
                     for (int c = 0; c < k; c++) z[j * k + c] *= _eigInverse![j];
-                t = Dense.MatMul(_eigVectors!, _q, _q, true, z, _q, k, false);
+                t = DenseKernels.MatMulArray<double>(_eigVectors!, _q, _q, true, z, _q, k, false);
             }
-            Dense.Gemm(false, false, _n, k, _q, -1.0, _w, _q, t, k, 1.0, y, k);
+            DenseKernels.Gemm(false, false, _n, k, _q, -1.0, _w, _q, t, k, 1.0, y, k);
         }
-        return Dense.ToTensor<T>(y, _n, k);
+        return DenseKernels.ToTensor<T>(y, _n, k);
     }
 }

@@ -1,4 +1,4 @@
-using CurvNative.Operators;
+using CurvNative.Kernels;
 using Xunit;
 
 namespace CurvNative.Tests.Operators;

@@ -1,4 +1,5 @@
 using System.Numerics;
+using CurvNative.Kernels;
 using CurvNative.Native;
 using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
@@ -20,9 +21,11 @@ public sealed record EkfacBlock<T>(KfacLayer<T> Layer, Tensor<T>? QA, Tensor<T> 
 /// block's GGN/Fisher in that basis. The weight block applies V -> Q_G ((Q_G^T V Q_A) ∘ Lambda) Q_A^T.
 /// Costs the KFAC factors, their eigendecompositions (LAPACK syevd) and one more pass over the data.
 /// </summary>
-public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <remarks>A <see cref="KroneckerEigenbasis{T}"/>: a block diagonal of <see cref="KroneckerEigenOperator{T}"/> blocks
+/// whose eigenbases are resident on <see cref="KfacOptions.Backend"/> until <see cref="Dispose"/>.</remarks>
+public sealed class EkfacOperator<T> : LinearOperator<T>, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly Dictionary<Parameter<T>, int> _offsets = new(ReferenceEqualityComparer.Instance);
+    private readonly KroneckerEigenbasis<T> _basis;
 
     public EkfacOperator(Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
         : this(Prepare(model, loss, data, options), model, loss, data, options) { }
@@ -31,9 +34,8 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
         : base(Space.FromParameters(prepared.Parameters), Space.FromParameters(prepared.Parameters), isSymmetric: true, isPositiveSemiDefinite: true)
     {
         Parameters = prepared.Parameters;
-        int off = 0;
-        foreach (var p in Parameters) { _offsets[p] = off; off += p.Length; }
-        Blocks = Correct(prepared.Layers, prepared.Bases, model, loss, data, options);
+        Backend = KernelBackends.OrDefault(options.Backend);
+        _basis = KroneckerEigenbasis<T>.Create(Parameters, Correct(prepared.Layers, prepared.Bases, model, loss, data, options), Backend);
     }
 
     private sealed record Prepared(IReadOnlyList<Parameter<T>> Parameters, List<KfacLayer<T>> Layers, List<(Tensor<T>? QA, Tensor<T> QG)> Bases);
@@ -44,20 +46,27 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
     {
         if (options.FisherType == FisherType.ForwardOnly)
             throw new ArgumentException("EKFAC refits eigenvalues to gradients, so it needs a Fisher type with a backward pass, not ForwardOnly.");
-        var kfac = new KfacOperator<T>(model, loss, data, options);
-        var layers = kfac.Blocks.Select(b => b.Layer).ToList();
-        var bases = kfac.Blocks.Select(b => (QA: b.Layer.Weight is null && !b.Layer.Joint ? null : Eigenbasis(b.A), QG: Eigenbasis(b.G))).ToList();
-        return new Prepared(kfac.Parameters, layers, bases);
+        var (parameters, blocks) = KfacOperator<T>.Factors(model, loss, data, options);
+        var layers = blocks.Select(b => b.Layer).ToList();
+        var bases = blocks.Select(b => (QA: b.Layer.Weight is null && !b.Layer.Joint ? null : Eigenbasis(b.A), QG: Eigenbasis(b.G))).ToList();
+        return new Prepared(parameters, layers, bases);
     }
 
     public IReadOnlyList<Parameter<T>> Parameters { get; }
-    public IReadOnlyList<EkfacBlock<T>> Blocks { get; }
+    public IReadOnlyList<EkfacBlock<T>> Blocks => _basis.Blocks;
 
-    private static Tensor<T> Eigenbasis(Tensor<T> m) => KroneckerEigenbasis<T>.Eigh(m).Q;
+    /// <summary>The backend the products run on and the eigenbases are resident on.</summary>
+    public IKernelBackend Backend { get; }
+
+    /// <summary>The operator as a block diagonal of Kronecker-eigenbasis blocks in parameter order.</summary>
+    public BlockDiagonalOperator<T> Structure => _basis.Structure;
+
+    private static Tensor<T> Eigenbasis(Tensor<T> m) => KroneckerAlgebra.Eigh(m).Q;
 
     private static IReadOnlyList<EkfacBlock<T>> Correct(List<KfacLayer<T>> layers, List<(Tensor<T>? QA, Tensor<T> QG)> bases,
         Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
     {
+        var backend = KernelBackends.OrDefault(options.Backend);
         var lambda = layers.Select(l => l.Weight is not null || l.Joint ? Tensor<T>.Zeros(l.OutDim, l.FactorInDim) : null).ToList();
         var lambdaBias = layers.Select(l => l.Bias is not null && !l.Joint ? Tensor<T>.Zeros(l.OutDim) : null).ToList();
         foreach (var (batch, start) in KfacOperator<T>.ShardBatches(data, options))
@@ -94,7 +103,7 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
                         // squares are (g~^2)(a~^2)^T and the sum over samples is one GEMM.
                         var g2 = TensorOps.Binary(gt, gt, TensorOps.BinaryKind.Multiply);
                         var a2 = TensorOps.Binary(at, at, TensorOps.BinaryKind.Multiply);
-                        Blas.Gemm(true, false, o, da, n, T.One, g2.Span, o, a2.Span, da, T.One, lam.Span, da);
+                        backend.Gemm(true, false, o, da, n, T.One, g2.Span, a2.Span, T.One, lam.Span);
                     }
                     else
                     {
@@ -102,8 +111,8 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
                         for (int s = 0; s < n; s++)
                         {
                             // Per-sample gradient in the eigenbasis: sum over shared positions of g~ a~^T.
-                            Blas.Gemm(true, false, o, da, positions, T.One, gt.Span.Slice(s * positions * o, positions * o), o,
-                                at.Span.Slice(s * positions * da, positions * da), da, T.Zero, m, da);
+                            backend.Gemm(true, false, o, da, positions, T.One, gt.Span.Slice(s * positions * o, positions * o),
+                                at.Span.Slice(s * positions * da, positions * da), T.Zero, m);
                             var l = lam.Span;
                             for (int j = 0; j < m.Length; j++) l[j] += m[j] * m[j];
                         }
@@ -123,25 +132,25 @@ public sealed class EkfacOperator<T> : LinearOperator<T> where T : unmanaged, IF
         return layers.Select((l, i) => new EkfacBlock<T>(l, bases[i].QA, bases[i].QG, lambda[i], lambdaBias[i])).ToList();
     }
 
-    protected override Tensor<T> MatMatCore(Tensor<T> x) => KroneckerEigenbasis<T>.Apply(Blocks, _offsets, x);
+    protected override Tensor<T> MatMatCore(Tensor<T> x) => _basis.Apply(x);
+
+    /// <summary>tr = Σ Lambda + Σ LambdaBias (the eigenvalues of the blocks).</summary>
+    public double Trace() => _basis.Trace();
+
+    /// <summary>log det = Σ log Lambda + Σ log LambdaBias; −∞ when an eigenvalue is at or below n ε times its block's largest.</summary>
+    public double LogDeterminant() => _basis.LogDeterminant();
+
+    /// <summary>||EKFAC||_F = sqrt(Σ Lambda² + Σ LambdaBias²).</summary>
+    public double FrobeniusNorm() => _basis.FrobeniusNorm();
 
     /// <summary>The damped inverse (EKFAC + lambda I)^-1 = Q diag(1 / (Lambda + lambda)) Q^T, exact
     /// for this operator because Q is orthogonal (George et al. 2018).</summary>
     /// <exception cref="SingularOperatorException">A damped block is singular to working precision (an eigenvalue
     /// Lambda + lambda at or below n ε times the block's largest).</exception>
-    public LinearOperator<T> Inverse(double damping)
-    {
-        if (!(damping >= 0) || double.IsInfinity(damping)) throw new ArgumentOutOfRangeException(nameof(damping), $"Damping must be finite and non-negative, got {damping}.");
-        var blocks = new List<EkfacBlock<T>>(Blocks.Count);
-        foreach (var b in Blocks)
-        {
-            int dimension = Math.Max(b.QG.Shape[0], b.QA?.Shape[0] ?? 0);
-            Tensor<T>? Inv(Tensor<T>? l) => l is null ? null
-                : KroneckerEigenbasis<T>.InverseEigenvalues(l.Span.ToArray().Select(v => double.CreateTruncating(v) + damping).ToArray(), l.ShapeArray, dimension, b.Layer, damping);
-            blocks.Add(b with { Lambda = Inv(b.Lambda), LambdaBias = Inv(b.LambdaBias) });
-        }
-        return new KroneckerEigenbasis<T>(InputSpace, _offsets, blocks);
-    }
+    public LinearOperator<T> Inverse(double damping) => _basis.Inverse(damping);
 
     protected override LinearOperator<T> TransposeCore() => this;
+
+    /// <summary>Releases the eigenbases' resident buffers.</summary>
+    public void Dispose() => _basis.Dispose();
 }

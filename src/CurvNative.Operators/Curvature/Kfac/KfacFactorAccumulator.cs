@@ -1,6 +1,6 @@
 using System.Numerics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
-using CurvNative.Native;
+using CurvNative.Kernels;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
 using CurvNative.Tensors;
@@ -36,15 +36,24 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     private readonly long? _expectedSamples;
 
     public KfacFactorAccumulator(IReadOnlyList<KfacLayer<T>> layers, KfacApproximation approximation)
-        : this(layers, approximation, expectedSamples: null) { }
+        : this(layers, approximation, expectedSamples: null, backend: null) { }
+
+    /// <summary>Accumulates through <paramref name="backend"/>'s <see cref="IKernelBackend.AccumulateFactor{T}"/> (null:
+    /// <see cref="KernelBackends.Default"/>); <see cref="KfacOperator{T}.FromAccumulator"/> builds on the same backend.</summary>
+    public KfacFactorAccumulator(IReadOnlyList<KfacLayer<T>> layers, KfacApproximation approximation, IKernelBackend? backend)
+        : this(layers, approximation, expectedSamples: null, backend) { }
 
     /// <summary>With the number of samples known in advance (KfacOperator's own passes), each batch's input Gram
     /// is scaled by 1/(N S) inside its SYRK, so the factors need no scaling pass at the end.</summary>
-    internal KfacFactorAccumulator(IReadOnlyList<KfacLayer<T>> layers, KfacApproximation approximation, long? expectedSamples)
+    internal KfacFactorAccumulator(IReadOnlyList<KfacLayer<T>> layers, KfacApproximation approximation, long? expectedSamples, IKernelBackend? backend)
     {
         Layers = layers; Approximation = approximation; _expectedSamples = expectedSamples;
+        Backend = KernelBackends.OrDefault(backend);
         foreach (var l in layers) _states[l] = new State(l.FactorInDim, l.OutDim);
     }
+
+    /// <summary>The backend of the factor sums.</summary>
+    public IKernelBackend Backend { get; }
 
     public IReadOnlyList<KfacLayer<T>> Layers { get; }
     public KfacApproximation Approximation { get; }
@@ -62,7 +71,7 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
         int shared = layer.InputShared(input, Approximation);
         if (s.Shared >= 0 && s.Shared != shared)
             throw new ArgumentException($"Layer {layer}: inputs with {shared} shared positions after batches with {s.Shared}; the spatial size must not change.");
-        layer.AddInputGram(input, Approximation, T.One / T.CreateTruncating(Prescale(shared)), s.HasA ? T.One : T.Zero, s.A.Span);
+        layer.AddInputGram(Backend, input, Approximation, T.One / T.CreateTruncating(Prescale(shared)), s.HasA ? T.One : T.Zero, s.A.Span);
         s.HasA = true;
         s.Shared = shared;
         s.Samples += input.Shape[0];
@@ -78,7 +87,7 @@ public sealed class KfacFactorAccumulator<T> where T : unmanaged, IFloatingPoint
     public void AddOutputGradient(KfacLayer<T> layer, Tensor<T> gradOutput, T scale)
     {
         var s = StateOf(layer);
-        s.GradientRows += layer.AddGradientGram(gradOutput, Approximation, scale, s.HasG ? T.One : T.Zero, s.G.Span);
+        s.GradientRows += layer.AddGradientGram(Backend, gradOutput, Approximation, scale, s.HasG ? T.One : T.Zero, s.G.Span);
         s.HasG = true;
     }
 

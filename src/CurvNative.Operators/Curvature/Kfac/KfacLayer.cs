@@ -1,5 +1,6 @@
 using System.Numerics;
 using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using CurvNative.Kernels;
 using CurvNative.Native;
 using CurvNative.NN.Modules;
 using CurvNative.Tensors;
@@ -126,7 +127,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         int n = items.Shape[0], r = items.Shape[1], s = items.Length / Math.Max(1, n * r), m = q.Shape[1];
         var result = Tensor<T>.Uninitialized(n * s, m);
         for (int i = 0; i < n; i++)
-            Blas.Gemm(true, false, s, m, r, T.One, items.Span.Slice(i * r * s, r * s), s, q.Span, m, T.Zero, result.Span.Slice(i * s * m, s * m), m);
+            DenseKernels.Gemm(true, false, s, m, r, T.One, items.Span.Slice(i * r * s, r * s), s, q.Span, m, T.Zero, result.Span.Slice(i * s * m, s * m), m);
         return result;
     }
 
@@ -166,7 +167,7 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
     /// from the input directly, and the ones coordinate contributes the row sums and the row count.
     /// Adds alpha times the Gram; <paramref name="beta"/> = 0 overwrites the upper triangle (1 accumulates); S is <see cref="InputShared"/>'s.
     /// </summary>
-    internal void AddInputGram(Tensor<T> x, KfacApproximation approx, T alpha, T beta, Span<T> c)
+    internal void AddInputGram(IKernelBackend backend, Tensor<T> x, KfacApproximation approx, T alpha, T beta, Span<T> c)
     {
         int n = x.Shape[0], d = InDim, m = FactorInDim;
         if (Module is Conv2d<T> conv)
@@ -175,13 +176,15 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
             int positions = g.OutHeight * g.OutWidth;
             if (approx == KfacApproximation.Expand || positions == 1)
             {
+                // The fused unfold-and-SYRK kernel of libcurvnative (patches unfolded chunk by chunk, never whole): the
+                // seam's AccumulateFactor takes materialised rows, which for the CNN would be the whole unfolded input.
                 NativeKernels.UnfoldGram(g, x.Span, alpha, beta, Joint, c, m);
                 return;
             }
             var sums = GC.AllocateUninitializedArray<T>(n * d);
             NativeKernels.UnfoldSum(g, x.Span, sums);
             TensorPrimitives.Multiply(sums, T.One / T.CreateTruncating(positions), sums); // mean over positions
-            AddRowsGram(sums, n, d, alpha, beta, Joint, c, m);
+            AddRowsGram(backend, sums, n, d, alpha, beta, Joint, c);
             return;
         }
         int shared = n == 0 ? 1 : x.Length / (n * d);
@@ -189,16 +192,17 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
         {
             var means = SumRows(x.Span, n, shared, d);
             TensorPrimitives.Multiply(means, T.One / T.CreateTruncating(shared), means);
-            AddRowsGram(means, n, d, alpha, beta, Joint, c, m);
+            AddRowsGram(backend, means, n, d, alpha, beta, Joint, c);
             return;
         }
-        AddRowsGram(x.Span, n * shared, d, alpha, beta, Joint, c, m);
+        AddRowsGram(backend, x.Span, n * shared, d, alpha, beta, Joint, c);
     }
 
     /// <summary>Adds scale * the batch's sum over output-gradient rows of g g^T (rows as <see cref="GradientRows"/>)
-    /// to the upper triangle of <paramref name="c"/> [OutDim, OutDim] without copying the gradient: a
-    /// convolution's [n, O, S] gradient is one SYRK per sample. Returns the number of rows.</summary>
-    internal long AddGradientGram(Tensor<T> g, KfacApproximation approx, T scale, T beta, Span<T> c)
+    /// to <paramref name="c"/> [OutDim, OutDim] through <see cref="IKernelBackend.AccumulateFactor{T}"/> (its upper
+    /// triangle is what is kept) without copying a Linear layer's gradient; a convolution's [n, O, S] gradient is
+    /// transposed one sample at a time. Returns the number of rows.</summary>
+    internal long AddGradientGram(IKernelBackend backend, Tensor<T> g, KfacApproximation approx, T scale, T beta, Span<T> c)
     {
         int n = g.Shape[0], o = OutDim;
         bool conv = Module is Conv2d<T>;
@@ -213,37 +217,70 @@ public sealed class KfacLayer<T> where T : unmanaged, IFloatingPointIeee754<T>
                 for (int i = 0; i < sums.Length; i++) sums[i] = Reductions.Sum<T>(src.Slice(i * shared, shared));
             }
             else sums = SumRows(g.Span, n, shared, o);
-            Blas.Syrk(true, o, n, scale, sums, o, beta, c, o);
+            Accumulate(backend, n, o, scale, sums, beta, c);
             return n;
         }
         if (conv && shared > 1 && n > 0)
         {
-            // [n, O, S]: sum_n G_n G_n^T with G_n [O, S] row-major, the non-transposed SYRK.
+            // [n, O, S]: sum_n G_n G_n^T with G_n [O, S] row-major. A host backend takes G_n as it is (the SYRK of its
+            // rows); a device backend gets each G_n^T [S, O] as rows.
             var span = g.Span;
+            if (backend is HostKernelBackend host)
+            {
+                for (int s = 0; s < n; s++)
+                    host.AccumulateFactorUpper(shared, o, scale, span.Slice(s * o * shared, o * shared), columns: true, s == 0 ? beta : T.One, c);
+                return (long)n * shared;
+            }
+            var rows = GC.AllocateUninitializedArray<T>(shared * o);
             for (int s = 0; s < n; s++)
-                Blas.Syrk(false, o, shared, scale, span.Slice(s * o * shared, o * shared), shared, s == 0 ? beta : T.One, c, o);
+            {
+                SwapAxes(span.Slice(s * o * shared, o * shared), o, shared, rows);
+                backend.AccumulateFactor(shared, o, scale, rows, s == 0 ? beta : T.One, c);
+            }
             return (long)n * shared;
         }
-        Blas.Syrk(true, o, n * shared, scale, g.Span, o, beta, c, o);
+        Accumulate(backend, n * shared, o, scale, g.Span, beta, c);
         return (long)n * shared;
     }
 
-    /// <summary>Upper triangle of c [m, m] (m = d, or d + 1 when augmented) = beta c + alpha (R^T R) for rows
-    /// R [r, d]; augmented, column d gets alpha times R's column sums and c[d, d] alpha r.</summary>
-    private static void AddRowsGram(ReadOnlySpan<T> rows, int r, int d, T alpha, T beta, bool augment, Span<T> c, int ldc)
+    /// <summary>
+    /// c += scale R^T R (beta c first) for rows R [n, d] through the seam's factor accumulation. The accumulator keeps only
+    /// upper triangles and mirrors once at the end, so a host backend is asked for the upper triangle alone (a mirror
+    /// per batch of the CNN's 2048 x 2048 factor cost more than its SYRK); a device backend returns the full matrix.
+    /// </summary>
+    private static void Accumulate(IKernelBackend backend, int n, int d, T scale, ReadOnlySpan<T> rows, T beta, Span<T> c)
     {
-        Blas.Syrk(true, d, r, alpha, rows, Math.Max(d, 1), beta, c, ldc);
-        if (!augment) return;
-        var sums = new T[d];
-        for (int i = 0; i < r; i++) TensorPrimitives.Add(sums, rows.Slice(i * d, d), sums);
-        bool overwrite = beta == T.Zero;
-        for (int i = 0; i < d; i++)
+        if (backend is HostKernelBackend host) host.AccumulateFactorUpper(n, d, scale, rows, columns: false, beta, c);
+        else backend.AccumulateFactor(n, d, scale, rows, beta, c);
+    }
+
+    /// <summary>dst [cols, rows] = the transpose of src [rows, cols].</summary>
+    private static void SwapAxes(ReadOnlySpan<T> src, int rows, int cols, Span<T> dst)
+    {
+        for (int i = 0; i < rows; i++)
         {
-            ref T e = ref c[i * ldc + d];
-            e = (overwrite ? T.Zero : beta * e) + alpha * sums[i];
+            var row = src.Slice(i * cols, cols);
+            for (int j = 0; j < cols; j++) dst[j * rows + i] = row[j];
         }
-        ref T corner = ref c[d * ldc + d];
-        corner = (overwrite ? T.Zero : beta * corner) + alpha * T.CreateTruncating(r);
+    }
+
+    /// <summary>c [m, m] (m = d, or d + 1 when augmented) = beta c + alpha R_aug^T R_aug for rows R [r, d] through
+    /// <see cref="IKernelBackend.AccumulateFactor{T}"/>; augmented, R_aug = [R | 1], whose Gram holds R's column sums in
+    /// column d and r in the corner.</summary>
+    private static void AddRowsGram(IKernelBackend backend, ReadOnlySpan<T> rows, int r, int d, T alpha, T beta, bool augment, Span<T> c)
+    {
+        if (!augment)
+        {
+            Accumulate(backend, r, d, alpha, rows, beta, c);
+            return;
+        }
+        var aug = GC.AllocateUninitializedArray<T>(r * (d + 1));
+        for (int i = 0; i < r; i++)
+        {
+            rows.Slice(i * d, d).CopyTo(aug.AsSpan(i * (d + 1), d));
+            aug[i * (d + 1) + d] = T.One;
+        }
+        Accumulate(backend, r, d + 1, alpha, aug, beta, c);
     }
 
     /// <summary>Sums [n, d] over the middle axis of x [n, s, d].</summary>

@@ -1,6 +1,6 @@
 using System.Numerics;
 using CurvNative.Autodiff;
-using CurvNative.Native;
+using CurvNative.Kernels;
 using CurvNative.NN.Data;
 using CurvNative.NN.Losses;
 using CurvNative.NN.Modules;
@@ -22,31 +22,57 @@ public sealed record KfacBlock<T>(KfacLayer<T> Layer, Tensor<T> A, Tensor<T> G) 
 /// reductions; G = sum_n sum_c b_nc b_nc^T with b_nc the backpropagated columns of the factor of
 /// d^2 L / d f_n^2 (type-2), sampled gradients (MC), or c e_n e_n^T (empirical); G = I (forward-only).
 /// </summary>
-public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFloatingPointIeee754<T>
+/// <remarks>
+/// The operator is a <see cref="BlockDiagonalOperator{T}"/> of <see cref="KroneckerOperator{T}"/> blocks in parameter
+/// order (<see cref="Structure"/>): G ⊗ A per weight, G ⊗ [1] per separate bias, and a joint G ⊗ A_aug block mapped
+/// onto the parameter layout by a permutation; products, trace, log-determinant and the damped inverses are those of
+/// the structured operators. The factors are resident on <see cref="KfacOptions.Backend"/> from construction to
+/// <see cref="Dispose"/> (on the host backends the resident buffers are the factor arrays themselves, so disposing
+/// matters only for device backends).
+/// </remarks>
+public sealed class KfacOperator<T> : LinearOperator<T>, IDisposable where T : unmanaged, IFloatingPointIeee754<T>
 {
-    private readonly int[] _offsets;
+    private readonly List<KfacPiece<T>> _pieces;
+    private readonly BlockDiagonalOperator<T> _structure;
 
-    private KfacOperator(IReadOnlyList<Parameter<T>> parameters, IReadOnlyList<KfacBlock<T>> blocks)
+    private KfacOperator(IReadOnlyList<Parameter<T>> parameters, IReadOnlyList<KfacBlock<T>> blocks, IKernelBackend backend)
         : base(Space.FromParameters(parameters), Space.FromParameters(parameters), isSymmetric: true, isPositiveSemiDefinite: true)
     {
         Parameters = parameters;
         Blocks = blocks;
-        _offsets = new int[parameters.Count];
-        for (int i = 1; i < parameters.Count; i++) _offsets[i] = _offsets[i - 1] + parameters[i - 1].Length;
+        Backend = backend;
+        var byLayer = blocks.ToDictionary(b => b.Layer, (IEqualityComparer<KfacLayer<T>>)ReferenceEqualityComparer.Instance);
+        var unit = Tensor<T>.FromArray([T.One], 1, 1);
+        (_pieces, _structure) = KfacStructure.Assemble(parameters, blocks.Select(b => b.Layer),
+            (layer, space) => KroneckerOperator<T>.Symmetric(byLayer[layer].G, byLayer[layer].A, space, psd: true, backend, layer.ToString()),
+            (layer, space) => KroneckerOperator<T>.Symmetric(byLayer[layer].G, unit, space, psd: true, backend, layer.ToString()));
     }
 
     /// <summary>Computes the factors from passes over the data set.</summary>
     public KfacOperator(Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
-        : this(ParameterSelection.Select(model, options.ParameterNames), Compute(model, loss, data, options)) { }
+        : this(ParameterSelection.Select(model, options.ParameterNames), Compute(model, loss, data, options), KernelBackends.OrDefault(options.Backend)) { }
 
     /// <summary>Builds the operator from factors a training loop accumulated (see
-    /// <see cref="KfacFactorAccumulator{T}.Attach"/>). Forward-only G is not implied: G is what was fed.</summary>
+    /// <see cref="KfacFactorAccumulator{T}.Attach"/>), on the accumulator's backend. Forward-only G is not implied: G is what was fed.</summary>
     public static KfacOperator<T> FromAccumulator(Module<T> model, KfacFactorAccumulator<T> accumulator)
     {
         var parameters = accumulator.Layers.SelectMany(l => new[] { l.Weight, l.Bias }).OfType<Parameter<T>>().ToHashSet();
         var ordered = model.Parameters().Where(parameters.Contains).ToList();
-        return new KfacOperator<T>(ordered, accumulator.Layers.Select(l => Block(l, accumulator)).ToList());
+        return new KfacOperator<T>(ordered, accumulator.Layers.Select(l => Block(l, accumulator)).ToList(), accumulator.Backend);
     }
+
+    /// <summary>The parameters and factors of KFAC without building the operator (EKFAC needs only their eigenbases).</summary>
+    internal static (List<Parameter<T>> Parameters, IReadOnlyList<KfacBlock<T>> Blocks) Factors(Module<T> model, Loss<T> loss, DataSet<T> data, KfacOptions options)
+        => (ParameterSelection.Select(model, options.ParameterNames), Compute(model, loss, data, options));
+
+    /// <summary>The backend the products run on and the factors are resident on.</summary>
+    public IKernelBackend Backend { get; }
+
+    /// <summary>The operator as a block diagonal of Kronecker blocks in parameter order (see the remarks).</summary>
+    public BlockDiagonalOperator<T> Structure => _structure;
+
+    /// <summary>Releases the factors' resident buffers (a no-op on host backends, whose buffers are the factor arrays).</summary>
+    public void Dispose() => KfacStructure.Dispose(_pieces);
 
     /// <summary>The parameters spanning the operator's space, in model order.</summary>
     public IReadOnlyList<Parameter<T>> Parameters { get; }
@@ -114,17 +140,23 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     {
         KfacFactorAccumulator<T> Pass(Batch<T> batch, int start)
         {
-            var part = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
+            var part = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count, options.Backend);
             LayerPasses(model, loss, batch, start, data.Count, layers, options, part.AddInput, (layer, gradient) => part.AddOutputGradient(layer, gradient, T.One));
             return part;
         }
         var batches = ShardBatches(data, options).ToList();
         KfacFactorAccumulator<T> acc;
         if (batches.Count == 1) acc = Pass(batches[0].Batch, batches[0].Start);
+        else if (KernelBackends.OrDefault(options.Backend) is not HostKernelBackend)
+        {
+            // A device backend's queue is not shared between threads: its batches run one after another.
+            acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count, options.Backend);
+            foreach (var (batch, start) in batches) acc.Add(Pass(batch, start));
+        }
         else
         {
             // Batches in parallel, each into factors of its own, added in batch order: the same bits for any thread count.
-            acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count);
+            acc = new KfacFactorAccumulator<T>(layers, options.Approximation, expectedSamples: data.Count, options.Backend);
             Threading.ParallelWork.ForEachInOrder(batches.Count, i => Pass(batches[i].Batch, batches[i].Start), (_, part) => acc.Add(part));
         }
         acc.AllReduce(options.Communicator);
@@ -269,72 +301,7 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
 
     // ------------------------------------------------------------------ products
 
-    protected override Tensor<T> MatMatCore(Tensor<T> x)
-    {
-        int k = x.Shape[1];
-        // Work on columns as contiguous rows: [K, P].
-        var xt = TensorOps.Permute(x, [1, 0]);
-        var yt = Tensor<T>.Zeros(k, Rows);
-        foreach (var block in Blocks)
-            for (int col = 0; col < k; col++)
-                ApplyBlock(block, xt.Span.Slice(col * Columns, Columns), yt.Span.Slice(col * Rows, Rows), inverse: null);
-        return TensorOps.Permute(yt, [1, 0]);
-    }
-
-    private int IndexOf(Parameter<T> p)
-    {
-        for (int i = 0; i < Parameters.Count; i++) if (ReferenceEquals(Parameters[i], p)) return i;
-        throw new InvalidOperationException($"Parameter {p.Name} is not in the operator's space.");
-    }
-
-    /// <summary>Applies one block: weight G V A, bias G v, or jointly G [V | v] A_aug. With
-    /// <paramref name="inverse"/>, the given factors replace A and G (used by the inverse).</summary>
-    internal void ApplyBlock(KfacBlock<T> block, ReadOnlySpan<T> x, Span<T> y, (Tensor<T> A, Tensor<T> G)? inverse)
-    {
-        var layer = block.Layer;
-        var a = inverse?.A ?? block.A; var g = inverse?.G ?? block.G;
-        int o = layer.OutDim, d = layer.InDim;
-        if (layer.Joint)
-        {
-            int wOff = _offsets[IndexOf(layer.Weight!)], bOff = _offsets[IndexOf(layer.Bias!)];
-            int da = d + 1;
-            var v = new T[o * da];
-            for (int i = 0; i < o; i++)
-            {
-                x.Slice(wOff + i * d, d).CopyTo(v.AsSpan(i * da, d));
-                v[i * da + d] = x[bOff + i];
-            }
-            var r = GVA(g, v, a, o, da);
-            for (int i = 0; i < o; i++)
-            {
-                r.AsSpan(i * da, d).CopyTo(y.Slice(wOff + i * d, d));
-                y[bOff + i] = r[i * da + d];
-            }
-            return;
-        }
-        if (layer.Weight is not null)
-        {
-            int off = _offsets[IndexOf(layer.Weight)];
-            GVA(g, x.Slice(off, o * d).ToArray(), a, o, d).CopyTo(y.Slice(off, o * d));
-        }
-        if (layer.Bias is not null)
-        {
-            int off = _offsets[IndexOf(layer.Bias)];
-            var r = new T[o];
-            Blas.Gemm(false, false, o, 1, o, T.One, g.Span, o, x.Slice(off, o), 1, T.Zero, r, 1);
-            r.CopyTo(y.Slice(off, o));
-        }
-    }
-
-    /// <summary>G V A for V [o, d] (A symmetric).</summary>
-    private static T[] GVA(Tensor<T> g, T[] v, Tensor<T> a, int o, int d)
-    {
-        var tmp = new T[o * d];
-        var r = new T[o * d];
-        Blas.Gemm(false, false, o, d, o, T.One, g.Span, o, v, d, T.Zero, tmp, d);
-        Blas.Gemm(false, false, o, d, d, T.One, tmp, d, a.Span, d, T.Zero, r, d);
-        return r;
-    }
+    protected override Tensor<T> MatMatCore(Tensor<T> x) => _structure.Apply(x);
 
     protected override LinearOperator<T> TransposeCore() => this;
 
@@ -350,101 +317,50 @@ public sealed class KfacOperator<T> : LinearOperator<T> where T : unmanaged, IFl
     /// factor G has the null vector 1).</exception>
     public LinearOperator<T> Inverse(double damping, KfacDamping mode = KfacDamping.Tikhonov, double minDamping = 1e-8)
     {
-        if (!(damping >= 0) || double.IsInfinity(damping)) throw new ArgumentOutOfRangeException(nameof(damping), $"Damping must be finite and non-negative, got {damping}.");
-        var offsets = new Dictionary<Parameter<T>, int>(ReferenceEqualityComparer.Instance);
-        for (int i = 0; i < Parameters.Count; i++) offsets[Parameters[i]] = _offsets[i];
-        var blocks = new List<EkfacBlock<T>>();
-        foreach (var b in Blocks)
+        KroneckerAlgebra.CheckDamping(damping);
+        var unit = (Tensor<T>.FromArray([T.One], 1, 1), new[] { 1.0 });
+        var inverses = new List<KfacPiece<T>>(_pieces.Count);
+        foreach (var group in _pieces.GroupBy(p => p.Layer, ReferenceEqualityComparer.Instance))
         {
-            var layer = b.Layer;
-            var (qg, wg) = KroneckerEigenbasis<T>.Eigh(b.G);
-            Tensor<T>? qa = null, lambda = null, lambdaBias = null;
-            if (layer.Weight is not null || layer.Joint)
+            // G's eigendecomposition serves the layer's weight and bias blocks.
+            var block = Blocks.First(b => ReferenceEquals(b.Layer, group.Key));
+            var g = KroneckerAlgebra.Eigh(block.G);
+            foreach (var piece in group)
             {
-                (qa, var wa) = KroneckerEigenbasis<T>.Eigh(b.A);
+                var k = (KroneckerOperator<T>)piece.Core;
+                if (piece.IsBias)
+                {
+                    // (G + lambda I)^-1 in every mode: (w_G + lambda)(1 + 0).
+                    inverses.Add(piece.With(k.DampedInverse((g, unit), damping, 0, exact: false, damping)));
+                    continue;
+                }
+                var a = KroneckerAlgebra.Eigh(block.A);
                 double dA = damping, dG = damping;
                 if (mode == KfacDamping.Heuristic)
                 {
-                    double meanA = wa.Sum() / wa.Length, meanG = wg.Sum() / wg.Length;
+                    double meanA = a.W.Sum() / a.W.Length, meanG = g.W.Sum() / g.W.Length;
                     double pi = meanA > 0 && meanG > 0 ? Math.Sqrt(meanA / meanG) : 1;
                     dA = Math.Max(pi * Math.Sqrt(damping), minDamping);
                     dG = Math.Max(Math.Sqrt(damping) / pi, minDamping);
                 }
-                var denominators = new double[wg.Length * wa.Length];
-                for (int i = 0; i < wg.Length; i++)
-                    for (int j = 0; j < wa.Length; j++)
-                        denominators[i * wa.Length + j] = mode == KfacDamping.Exact ? wg[i] * wa[j] + damping : (wg[i] + dG) * (wa[j] + dA);
-                lambda = KroneckerEigenbasis<T>.InverseEigenvalues(denominators, [wg.Length, wa.Length], Math.Max(wg.Length, wa.Length), layer, damping);
+                inverses.Add(piece.With(k.DampedInverse((g, a), dG, dA, exact: mode == KfacDamping.Exact, damping)));
             }
-            if (layer.Bias is not null && !layer.Joint)
-                lambdaBias = KroneckerEigenbasis<T>.InverseEigenvalues(wg.Select(w => w + damping).ToArray(), [wg.Length], wg.Length, layer, damping);
-            blocks.Add(new EkfacBlock<T>(layer, qa, qg, lambda, lambdaBias));
         }
-        return new KroneckerEigenbasis<T>(InputSpace, offsets, blocks);
+        return KroneckerEigenbasis<T>.FromPieces(inverses);
     }
 
     // ------------------------------------------------------------------ exact functionals
 
-    private IEnumerable<(Tensor<T>? A, Tensor<T> G)> KroneckerBlocks()
-    {
-        foreach (var b in Blocks)
-        {
-            if (b.Layer.Joint) { yield return (b.A, b.G); continue; }
-            if (b.Layer.Weight is not null) yield return (b.A, b.G);
-            if (b.Layer.Bias is not null) yield return (null, b.G);
-        }
-    }
-
     /// <summary>tr = sum over blocks of tr(G) tr(A) (tr(G) for a bias block).</summary>
-    public double Trace() => KroneckerBlocks().Sum(b => Tr(b.G) * (b.A is null ? 1 : Tr(b.A)));
+    public double Trace() => _structure.TraceInDouble();
 
     /// <summary>||K||_F = sqrt(sum over blocks of ||G||_F^2 ||A||_F^2).</summary>
-    public double FrobeniusNorm() => Math.Sqrt(KroneckerBlocks().Sum(b => Sq(b.G) * (b.A is null ? 1 : Sq(b.A))));
+    public double FrobeniusNorm() => Math.Sqrt(_structure.FrobeniusSquaredInDouble());
 
-    /// <summary>log det = sum over blocks of dim(A) log det G + dim(G) log det A; -infinity when a factor is singular.</summary>
-    public double LogDeterminant()
-    {
-        double sum = 0;
-        foreach (var (a, g) in KroneckerBlocks())
-        {
-            int da = a?.Shape[0] ?? 1, dg = g.Shape[0];
-            sum += da * LogDet(g) + (a is null ? 0 : dg * LogDet(a));
-        }
-        return sum;
-    }
+    /// <summary>log det = sum over blocks of dim(A) log det G + dim(G) log det A (factor determinants from their
+    /// eigenvalues in double); -infinity when a factor is singular (an eigenvalue at or below n eps max).</summary>
+    public double LogDeterminant() => _structure.LogDeterminantInDouble();
 
     /// <summary>det = exp(log det) (0 for a singular factor; may overflow to infinity).</summary>
     public double Determinant() => Math.Exp(LogDeterminant());
-
-    private static double Tr(Tensor<T> m)
-    {
-        int n = m.Shape[0]; double s = 0;
-        for (int i = 0; i < n; i++) s += double.CreateTruncating(m.Span[i * n + i]);
-        return s;
-    }
-
-    private static double Sq(Tensor<T> m)
-    {
-        double s = 0;
-        foreach (var v in m.Span) s += double.CreateTruncating(v) * double.CreateTruncating(v);
-        return s;
-    }
-
-    /// <summary>log det of a symmetric PSD factor via its eigenvalues (in double); eigenvalues at or
-    /// below n eps max|lambda| count as zero, so a singular factor gives -infinity instead of NaN.</summary>
-    internal static double LogDet(Tensor<T> m)
-    {
-        int n = m.Shape[0];
-        if (n == 0) return 0;
-        var copy = m.Cast<double>().Span.ToArray();
-        var w = new double[n];
-        Lapack.SymmetricEigen<double>(n, copy, w, computeVectors: false);
-        double max = w.Max(Math.Abs), tol = n * 2.2e-16 * max, s = 0;
-        foreach (var l in w)
-        {
-            if (l <= tol) return double.NegativeInfinity;
-            s += Math.Log(l);
-        }
-        return s;
-    }
 }

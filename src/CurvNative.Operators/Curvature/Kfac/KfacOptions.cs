@@ -60,6 +60,12 @@ public sealed record KfacOptions
     /// contiguous shard of the samples and the sums are added across the processes, so every process builds the
     /// same operator. Default: one process.</summary>
     public Distributed.Communicator Communicator { get; init; } = Distributed.Communicator.Single;
+
+    /// <summary>The kernel backend of the factor sums (<see cref="global::CurvNative.Kernels.IKernelBackend.AccumulateFactor{T}"/>) and of the
+    /// operator's Kronecker products, on which the factors (EKFAC: the eigenbases) stay resident until the operator is
+    /// disposed; null for <see cref="global::CurvNative.Kernels.KernelBackends.Default"/> (native when OpenBLAS loads, else managed). Not
+    /// owned by the operator.</summary>
+    public global::CurvNative.Kernels.IKernelBackend? Backend { get; init; }
 }
 
 /// <summary>How <see cref="KfacOperator{T}.Inverse"/> damps the Kronecker factors.</summary>

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace CurvNative.Operators;
+namespace CurvNative.Kernels;
 
 /// <summary>
 /// Transposition work on a square row-major matrix [n, n]: mirroring the upper triangle (KFAC factors are
